@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: schema, engine, migrations, bulk writes and read queries."""

@@ -1,0 +1,87 @@
+"""Bring a database to the shape of :mod:`coinfill.db.schema` without touching its data.
+
+Used by the Alembic migrations. A database of the system coinfill replaces already has most
+tables: those are kept as they are; only missing tables, missing (nullable) columns and the
+unique keys the upsert path needs are added. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Connection, Table, inspect, text
+from sqlalchemy.schema import AddConstraint, CreateColumn, UniqueConstraint
+
+from coinfill.db.schema import ONCHAIN_VIEW, crypto_onchain_data, metadata
+from coinfill.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+def ensure_schema(conn: Connection) -> list[str]:
+    """Create what is missing; return a line per change made (for the CLI to show)."""
+    changes: list[str] = []
+    existing = set(inspect(conn).get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            table.create(conn)
+            changes.append(f"created table {table.name}")
+            continue
+        changes += _add_missing_columns(conn, table)
+        changes += _ensure_unique_keys(conn, table)
+    changes += _ensure_onchain_view(conn)
+    return changes
+
+
+def _add_missing_columns(conn: Connection, table: Table) -> list[str]:
+    present = {col["name"] for col in inspect(conn).get_columns(table.name)}
+    changes = []
+    for column in table.columns:
+        if column.name in present:
+            continue
+        if not column.nullable and not column.primary_key:
+            raise ConfigurationError(
+                f"table {table.name} lacks the required column {column.name}; add it by hand "
+                "(coinfill will not invent values for existing rows)"
+            )
+        ddl = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+        changes.append(f"added column {table.name}.{column.name}")
+    return changes
+
+
+def _ensure_unique_keys(conn: Connection, table: Table) -> list[str]:
+    inspector = inspect(conn)
+    have = {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table.name)}
+    have |= {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name) if ix["unique"]}
+    changes = []
+    for constraint in table.constraints:
+        if not isinstance(constraint, UniqueConstraint):
+            continue
+        columns = tuple(col.name for col in constraint.columns)
+        if columns in have:
+            continue
+        try:
+            if conn.dialect.name == "sqlite":  # SQLite cannot ALTER TABLE ADD CONSTRAINT
+                conn.execute(
+                    text(f"CREATE UNIQUE INDEX {constraint.name} ON {table.name} ({', '.join(columns)})")
+                )
+            else:
+                conn.execute(AddConstraint(constraint))
+        except Exception as exc:  # duplicates in an old table: say which key, keep the data
+            raise ConfigurationError(
+                f"cannot add the unique key ({', '.join(columns)}) to {table.name}: {exc}. "
+                "Remove the duplicate rows first; nothing was changed."
+            ) from None
+        changes.append(f"added unique key {table.name}({', '.join(columns)})")
+    return changes
+
+
+def _ensure_onchain_view(conn: Connection) -> list[str]:
+    if ONCHAIN_VIEW in inspect(conn).get_view_names():
+        return []
+    columns = ", ".join(col.name for col in crypto_onchain_data.columns)
+    conn.execute(
+        text(f"CREATE VIEW {ONCHAIN_VIEW} AS SELECT {columns} FROM {crypto_onchain_data.name}")
+    )
+    return [f"created view {ONCHAIN_VIEW}"]

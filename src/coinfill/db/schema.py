@@ -1,0 +1,233 @@
+"""The whole schema of DESIGN §3 as SQLAlchemy Core tables.
+
+Names and columns are those of the system coinfill replaces, so its databases, dashboards and
+runbook queries keep working. Timestamps are naive UTC. Every table has a surrogate ``id``
+(the old tables had one) and a unique natural key that the upsert path relies on.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# BigInteger autoincrement ids must stay INTEGER on SQLite to alias the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _audit() -> list[Column[object]]:
+    # Set explicitly by the upsert path: MySQL's upsert ignores Python-side onupdate.
+    return [Column("created_at", DateTime), Column("updated_at", DateTime)]
+
+
+def _values(*names: str) -> list[Column[object]]:
+    return [Column(name, Double) for name in names]
+
+
+crypto_assets = Table(
+    "crypto_assets",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("name", String(128)),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("coingecko_id", String(128)),
+    Column("binance_symbol", String(32)),
+    Column("coinmetrics_id", String(32)),
+    *_audit(),
+    UniqueConstraint("symbol", name="uq_crypto_assets_symbol"),
+)
+
+price_data_real = Table(
+    "price_data_real",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("timestamp", BigInteger, nullable=False, comment="unix milliseconds, UTC"),
+    Column("timestamp_iso", DateTime),
+    *_values("current_price", "high_24h", "low_24h", "volume_usd_24h"),
+    Column("data_source", String(32)),
+    *_audit(),
+    UniqueConstraint("symbol", "timestamp", name="uq_price_data_real_symbol_timestamp"),
+)
+
+TECHNICAL_COLUMNS = (
+    "sma_20",
+    "sma_50",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_histogram",
+    "bollinger_upper",
+    "bollinger_middle",
+    "bollinger_lower",
+)
+
+technical_indicators = Table(
+    "technical_indicators",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("timestamp_iso", DateTime, nullable=False),
+    *_values("current_price", *TECHNICAL_COLUMNS),
+    *_audit(),
+    UniqueConstraint("symbol", "timestamp_iso", name="uq_technical_indicators_symbol_ts"),
+)
+
+macro_indicators = Table(
+    "macro_indicators",
+    metadata,
+    _id(),
+    Column("indicator_name", String(64), nullable=False),
+    Column("indicator_date", Date, nullable=False, comment="observation date"),
+    Column("value", Double),
+    Column("series_id", String(64)),
+    Column("units", String(32)),
+    Column("frequency", String(16)),
+    Column("data_source", String(32)),
+    # Point-in-time: when the value became known (FRED realtime_start of its first release).
+    Column("published_at", DateTime),
+    *_audit(),
+    UniqueConstraint("indicator_name", "indicator_date", name="uq_macro_indicators_name_date"),
+)
+
+crypto_onchain_data = Table(
+    "crypto_onchain_data",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("metric_date", Date, nullable=False, comment="UTC day the metrics describe"),
+    Column("timestamp_iso", DateTime),
+    *_values(
+        "active_addresses_24h",
+        "transaction_count_24h",
+        "exchange_net_flow_24h",
+        "price_volatility_7d",
+    ),
+    Column("data_source", String(32)),
+    Column("available_at", DateTime, comment="when the day's values could first be read"),
+    *_audit(),
+    UniqueConstraint("symbol", "metric_date", name="uq_crypto_onchain_data_symbol_date"),
+)
+
+ONCHAIN_VIEW = "onchain_metrics"
+
+news_articles = Table(
+    "news_articles",
+    metadata,
+    _id(),
+    Column("url_hash", String(64), nullable=False, comment="sha256 of the canonical URL"),
+    Column("url", Text, nullable=False),
+    Column("source", String(128)),
+    Column("title", Text),
+    Column("summary", Text),
+    Column("language", String(8)),
+    Column("published_at", DateTime),
+    Column("symbols", String(512), comment="comma-separated symbols the article mentions"),
+    Column("sentiment_score", Double),
+    Column("sentiment_label", String(16)),
+    Column("sentiment_confidence", Double),
+    Column("sentiment_model", String(128)),
+    Column("sentiment_model_version", String(64)),
+    Column("scored_at", DateTime),
+    *_audit(),
+    UniqueConstraint("url_hash", name="uq_news_articles_url_hash"),
+)
+
+MACRO_FEATURES = (
+    "unemployment_rate",
+    "inflation_rate",
+    "gdp_growth",
+    "fed_funds_rate",
+    "treasury_10y",
+    "vix",
+    "dollar_index",
+    "gold_price",
+    "oil_price",
+)
+
+FEATURE_VALUE_COLUMNS = (
+    "current_price",
+    "high_24h",
+    "low_24h",
+    "volume_usd_24h",
+    "return_1h",
+    "return_4h",
+    "return_24h",
+    "return_7d",
+    "volatility_24h",
+    "volatility_7d",
+    *TECHNICAL_COLUMNS,
+    "price_to_sma_20",
+    "price_to_sma_50",
+    "sma_20_to_sma_50",
+    "bollinger_percent_b",
+    "bollinger_width",
+    *MACRO_FEATURES,
+    *(f"{name}_age_hours" for name in MACRO_FEATURES),
+    "active_addresses_24h",
+    "transaction_count_24h",
+    "exchange_net_flow_24h",
+    "price_volatility_7d",
+    "sentiment_mean_24h",
+    "sentiment_count_24h",
+    "sentiment_positive_share_24h",
+    "sentiment_confidence_mean_24h",
+)
+
+ml_features_materialized = Table(
+    "ml_features_materialized",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("timestamp_iso", DateTime, nullable=False),
+    *_values(*FEATURE_VALUE_COLUMNS),
+    Column("onchain_data_source", String(32)),
+    Column("hour_of_day", Integer),
+    Column("day_of_week", Integer),
+    Column("day_of_month", Integer),
+    Column("month", Integer),
+    Column("is_weekend", Boolean),
+    *_audit(),
+    UniqueConstraint("symbol", "timestamp_iso", name="uq_ml_features_symbol_ts"),
+)
+
+coverage_history = Table(
+    "coverage_history",
+    metadata,
+    _id(),
+    Column("run_id", String(64), nullable=False),
+    Column("flow_name", String(64), nullable=False),
+    Column("table_name", String(64), nullable=False),
+    Column("column_name", String(64), nullable=False),
+    Column("window_start", DateTime),
+    Column("window_end", DateTime),
+    Column("phase", String(8), nullable=False, comment="before | after"),
+    Column("total", BigInteger, nullable=False),
+    Column("eligible", BigInteger, nullable=False),
+    Column("non_null", BigInteger, nullable=False),
+    Column("percent", Double),
+    Column("target", Double),
+    Column("passed", Boolean),
+    Column("measured_at", DateTime, nullable=False),
+    UniqueConstraint(
+        "run_id", "table_name", "column_name", "phase", name="uq_coverage_history_run_col"
+    ),
+)

@@ -1,0 +1,67 @@
+"""Settings, read once from the environment (prefix ``COINFILL_``) or a ``.env`` file.
+
+Call :func:`load_settings` at an entry point (a flow, the CLI) and pass the object down;
+nothing below an entry point reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coinfill.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite:///data/coinfill.db"
+
+
+class Settings(BaseSettings):
+    """Everything coinfill can be told from outside. Each field is ``COINFILL_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COINFILL_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: SecretStr = Field(
+        default=SecretStr(DEFAULT_DATABASE_URL),
+        description="SQLAlchemy URL; default is an embedded SQLite file under ./data/.",
+    )
+    max_assets: int = Field(default=500, ge=1, description="Cap on symbols per run.")
+    chunk_symbols: int = Field(default=25, ge=1, description="Symbols per backfill chunk.")
+    max_parallel_chunks: int = Field(default=2, ge=1, le=16, description="Chunks in flight.")
+    chunk_retries: int = Field(default=2, ge=0, description="Prefect retries per chunk.")
+    chunk_retry_delay_seconds: float = Field(default=5.0, ge=0)
+    lookback_rows: int = Field(
+        default=600,
+        ge=60,
+        description="Price rows loaded before a window's start so EMA-based indicators "
+        "(RSI, MACD) equal a full-history computation (500 rows match to ~1e-12).",
+    )
+    scheduled_days: int = Field(
+        default=2, ge=1, description="Trailing window of the scheduled technical run."
+    )
+    write_method: Literal["auto", "load_data", "statements"] = Field(
+        default="auto",
+        description="MySQL bulk writes: LOAD DATA LOCAL INFILE when the server allows it "
+        "(auto), always (load_data), or batched multi-row statements (statements).",
+    )
+    analyze_after_rows: int = Field(
+        default=100_000, ge=0, description="ANALYZE TABLE after bulk loads of this many rows."
+    )
+    demo_data_dir: Path | None = Field(
+        default=None, description="Override the bundled demo price files (tests)."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; turn pydantic's validation errors into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"COINFILL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid coinfill settings: {problems}") from None
