@@ -1,0 +1,301 @@
+"""Dialect-native bulk writes of already-diffed rows (see :mod:`coinfill.db.diff`).
+
+- MySQL/MariaDB: new rows go straight into the table with ``LOAD DATA LOCAL INFILE`` (the
+  database's own floor, DESIGN §9); changed rows are loaded into a temporary table and merged
+  with one ``INSERT … SELECT … ON DUPLICATE KEY UPDATE``. When the server refuses
+  ``local_infile`` both fall back to batched multi-row ``INSERT … ON DUPLICATE KEY UPDATE``.
+- PostgreSQL: ``COPY`` into a temporary table, then ``INSERT … ON CONFLICT DO UPDATE``.
+- SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO UPDATE`` (C loop, no SQL building).
+
+Every merge writes ``COALESCE(new, stored)``: a NULL never replaces a stored value, even when
+another writer changed the row between the diff and the write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from pymysql.err import OperationalError as MySQLOperationalError
+from sqlalchemy import Engine, Table
+
+from coinfill.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+WriteMethod = Literal["auto", "load_data", "statements"]
+BATCH_ROWS = 5_000
+# Server refuses LOCAL INFILE: MySQL 1148/3948, MariaDB 4166, client side 2068.
+LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 4166}
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime
+
+
+def write_rows(
+    engine: Engine,
+    table: Table,
+    inserts: pd.DataFrame,
+    updates: pd.DataFrame,
+    keys: Sequence[str],
+    *,
+    now: datetime,
+    method: WriteMethod = "auto",
+) -> None:
+    """Insert ``inserts`` and merge ``updates`` (both carry key and value columns)."""
+    if inserts.empty and updates.empty:
+        return
+    dialect = engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        _write_mysql(engine, table, inserts, updates, keys, now, method)
+    elif dialect == "postgresql":
+        _write_postgres(engine, table, pd.concat([inserts, updates]), keys, now)
+    else:
+        _write_sqlite(engine, table, pd.concat([inserts, updates]), keys, now)
+
+
+# --- MySQL / MariaDB ---------------------------------------------------------------------
+
+
+def _write_mysql(
+    engine: Engine,
+    table: Table,
+    inserts: pd.DataFrame,
+    updates: pd.DataFrame,
+    keys: Sequence[str],
+    now: datetime,
+    method: WriteMethod,
+) -> None:
+    use_load = method != "statements" and _tsv_safe(inserts) and _tsv_safe(updates)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            if use_load:
+                try:
+                    _mysql_load_and_merge(cursor, table, inserts, updates, keys, now)
+                    raw.commit()
+                    return
+                except MySQLOperationalError as exc:
+                    if exc.args[0] not in LOCAL_INFILE_REFUSED:
+                        raise
+                    raw.rollback()
+                    if method == "load_data":
+                        raise ConfigurationError(
+                            "COINFILL_WRITE_METHOD=load_data but the MySQL server refuses "
+                            "LOAD DATA LOCAL INFILE (set local_infile=1 on the server)"
+                        ) from None
+                    log.warning("server refuses LOCAL INFILE; writing with batched statements")
+            sql = _mysql_upsert_values_sql(table, list(_columns(inserts, updates)), keys)
+            for frame in (inserts, updates):
+                for batch in _batches(frame, now):
+                    cursor.executemany(sql, batch)
+            raw.commit()
+        finally:
+            cursor.close()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def _mysql_load_and_merge(
+    cursor: Any,
+    table: Table,
+    inserts: pd.DataFrame,
+    updates: pd.DataFrame,
+    keys: Sequence[str],
+    now: datetime,
+) -> None:
+    conflicts = updates
+    if not inserts.empty:
+        inserted = _load_data(cursor, table.name, inserts, now, ignore=True)
+        if inserted < len(inserts):
+            # Another writer added some of these rows since the diff: merge them all instead.
+            conflicts = pd.concat([inserts, updates])
+    if conflicts.empty:
+        return
+    stage = f"_coinfill_stage_{table.name}"[:64]
+    cursor.execute(f"DROP TEMPORARY TABLE IF EXISTS `{stage}`")
+    cursor.execute(f"CREATE TEMPORARY TABLE `{stage}` LIKE `{table.name}`")
+    _load_data(cursor, stage, conflicts, now, ignore=True)
+    cols = [*conflicts.columns, "created_at", "updated_at"]
+    names = ", ".join(f"`{c}`" for c in cols)
+    cursor.execute(
+        f"INSERT INTO `{table.name}` ({names}) SELECT {names} FROM `{stage}` "
+        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, conflicts.columns, keys)}"
+    )
+    cursor.execute(f"DROP TEMPORARY TABLE `{stage}`")
+
+
+def _load_data(cursor: Any, table_name: str, frame: pd.DataFrame, now: datetime, ignore: bool) -> int:
+    handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".tsv")
+    os.close(handle)
+    try:
+        pacsv.write_csv(
+            _for_text(frame),
+            path,
+            pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"),
+        )
+        variables = ", ".join(f"@v{i}" for i in range(len(frame.columns)))
+        assignments = ", ".join(
+            f"`{col}` = NULLIF(@v{i}, '')" for i, col in enumerate(frame.columns)
+        )
+        cursor.execute(
+            f"LOAD DATA LOCAL INFILE %s {'IGNORE' if ignore else ''} INTO TABLE `{table_name}` "
+            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
+            f"LINES TERMINATED BY '\\n' ({variables}) "
+            f"SET {assignments}, `created_at` = %s, `updated_at` = %s",
+            (path, now, now),
+        )
+        return int(cursor.rowcount)
+    finally:
+        os.unlink(path)
+
+
+def _mysql_coalesce(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+    sets = [
+        f"`{c}` = COALESCE(VALUES(`{c}`), `{table.name}`.`{c}`)" for c in columns if c not in keys
+    ]
+    return ", ".join([*sets, "`updated_at` = VALUES(`updated_at`)"])
+
+
+def _mysql_upsert_values_sql(table: Table, columns: list[str], keys: Sequence[str]) -> str:
+    cols = [*columns, "created_at", "updated_at"]
+    return (
+        f"INSERT INTO `{table.name}` ({', '.join(f'`{c}`' for c in cols)}) "
+        f"VALUES ({', '.join(['%s'] * len(cols))}) "
+        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, columns, keys)}"
+    )
+
+
+def _tsv_safe(frame: pd.DataFrame) -> bool:
+    """LOAD DATA is used without escapes: text holding tabs, newlines or '' cannot pass."""
+    for col in frame.columns:
+        series = frame[col]
+        if pd.api.types.is_string_dtype(series) or series.dtype == object:
+            text = series.dropna().astype(str)
+            if text.str.contains("[\t\n\r]", regex=True).any() or (text == "").any():
+                return False
+    return True
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+
+def _write_postgres(
+    engine: Engine, table: Table, rows: pd.DataFrame, keys: Sequence[str], now: datetime
+) -> None:
+    stage = f"_coinfill_stage_{table.name}"[:63]
+    sets = [f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")' for c in rows.columns if c not in keys]
+    sets.append('"updated_at" = EXCLUDED."updated_at"')
+    rows = rows.assign(created_at=now, updated_at=now)
+    names = ", ".join(f'"{c}"' for c in rows.columns)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(
+            f'CREATE TEMP TABLE "{stage}" ON COMMIT DROP AS '
+            f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+        )
+        handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".csv")
+        os.close(handle)
+        try:
+            pacsv.write_csv(
+                _for_text(rows),
+                path,
+                pacsv.WriteOptions(include_header=False),
+            )
+            with open(path, "rb") as source:
+                cursor.copy_expert(
+                    f'COPY "{stage}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\')', source
+                )
+        finally:
+            os.unlink(path)
+        cursor.execute(
+            f'INSERT INTO "{table.name}" AS t ({names}) SELECT {names} FROM "{stage}" '
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
+        )
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+# --- SQLite -----------------------------------------------------------------------------
+
+
+def _write_sqlite(
+    engine: Engine, table: Table, rows: pd.DataFrame, keys: Sequence[str], now: datetime
+) -> None:
+    cols = [*rows.columns, "created_at", "updated_at"]
+    sets = [f'"{c}" = COALESCE(excluded."{c}", "{c}")' for c in rows.columns if c not in keys]
+    sql = (
+        f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))}) '
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        f'{", ".join([*sets, "updated_at = excluded.updated_at"])}'
+    )
+    stamp = now.strftime(SQLITE_DATETIME)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for batch in _batches(rows, stamp, datetime_format=SQLITE_DATETIME):
+            cursor.executemany(sql, batch)
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+def _columns(*frames: pd.DataFrame) -> pd.Index:
+    return next(frame.columns for frame in frames if not frame.empty)
+
+
+def _for_text(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table ready for the CSV writer.
+
+    Booleans become 0/1 (MySQL reads 'true' as 0). String columns are rebuilt from Python
+    objects: Arrow's CSV writer emitted NUL bytes for sliced pyarrow-backed string columns
+    (pandas 3 ``str`` after ``.loc[mask]``), which the tests caught on PostgreSQL.
+    """
+    casts: dict[str, str] = {}
+    for col in frame.columns:
+        if pd.api.types.is_bool_dtype(frame[col]):
+            casts[col] = "Int8"
+        elif pd.api.types.is_string_dtype(frame[col]):
+            casts[col] = "object"
+    return pa.Table.from_pandas(frame.astype(casts) if casts else frame, preserve_index=False)
+
+
+def _batches(
+    frame: pd.DataFrame, stamp: object, datetime_format: str | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows as DBAPI tuples, converted one batch at a time (never the whole frame)."""
+    for start in range(0, len(frame), BATCH_ROWS):
+        part = frame.iloc[start : start + BATCH_ROWS]
+        columns = []
+        for col in part.columns:
+            series = part[col]
+            if pd.api.types.is_datetime64_any_dtype(series) and datetime_format:
+                values = series.dt.strftime(datetime_format).to_numpy(dtype=object)
+            elif pd.api.types.is_datetime64_any_dtype(series):
+                values = np.array(series.dt.to_pydatetime(), dtype=object)
+            else:
+                values = series.to_numpy(dtype=object)
+            values[pd.isna(series).to_numpy()] = None
+            columns.append(values)
+        yield [(*row, stamp, stamp) for row in zip(*columns, strict=True)]
