@@ -1,0 +1,98 @@
+"""Read queries of the technical backfill: assets, price history, stored indicator rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine, func, select, union
+
+from coinfill.db.reads import read_frame
+from coinfill.db.schema import TECHNICAL_COLUMNS, crypto_assets, price_data_real, technical_indicators
+
+P = price_data_real
+T = technical_indicators
+
+
+def active_symbols(engine: Engine, limit: int) -> list[str]:
+    """Active assets of the registry; with an empty registry, every symbol that has prices."""
+    with engine.connect() as conn:
+        registered = conn.execute(select(func.count()).select_from(crypto_assets)).scalar_one()
+        if registered:
+            query = (
+                select(crypto_assets.c.symbol)
+                .where(crypto_assets.c.is_active.is_(True))
+                .order_by(crypto_assets.c.symbol)
+            )
+        else:
+            query = select(P.c.symbol).distinct().order_by(P.c.symbol)
+        return [row[0] for row in conn.execute(query.limit(limit))]
+
+
+def known_symbols(engine: Engine, symbols: Sequence[str]) -> set[str]:
+    """Those of ``symbols`` that are in the registry or have price rows."""
+    query = union(
+        select(crypto_assets.c.symbol).where(crypto_assets.c.symbol.in_(symbols)),
+        select(P.c.symbol).where(P.c.symbol.in_(symbols)).distinct(),
+    )
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+def lookback_start_ms(engine: Engine, symbols: Sequence[str], start_ms: int, rows: int) -> int:
+    """Earliest timestamp that gives every symbol ``rows`` rows of history before ``start_ms``.
+
+    A symbol with fewer rows contributes its first row, so its computation is exactly a
+    full-history one.
+    """
+    earliest = start_ms
+    with engine.connect() as conn:
+        for symbol in symbols:
+            before = select(P.c.timestamp).where(P.c.symbol == symbol, P.c.timestamp < start_ms)
+            nth = conn.execute(
+                before.order_by(P.c.timestamp.desc()).limit(1).offset(rows - 1)
+            ).scalar()
+            if nth is None:
+                nth = conn.execute(
+                    select(func.min(P.c.timestamp)).where(
+                        P.c.symbol == symbol, P.c.timestamp < start_ms
+                    )
+                ).scalar()
+            if nth is not None:
+                earliest = min(earliest, int(nth))
+    return earliest
+
+
+def price_rows(
+    engine: Engine, symbols: Sequence[str], since_ms: int | None, end_ms: int | None
+) -> pd.DataFrame:
+    """``id, symbol, timestamp, timestamp_iso, current_price`` for ``[since, end)``."""
+    query = select(P.c.id, P.c.symbol, P.c.timestamp, P.c.timestamp_iso, P.c.current_price).where(
+        P.c.symbol.in_(symbols)
+    )
+    if since_ms is not None:
+        query = query.where(P.c.timestamp >= since_ms)
+    if end_ms is not None:
+        query = query.where(P.c.timestamp < end_ms)
+    frame = read_frame(engine, query)
+    missing_iso = frame["timestamp_iso"].isna()
+    if missing_iso.any():  # old rows without timestamp_iso: derive it from the unix ms
+        derived = pd.to_datetime(frame.loc[missing_iso, "timestamp"] // 1000, unit="s")
+        frame.loc[missing_iso, "timestamp_iso"] = derived
+    frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"]).astype("datetime64[us]")
+    return frame
+
+
+def stored_technical(
+    engine: Engine, symbols: Sequence[str], start: datetime | None, end: datetime | None
+) -> pd.DataFrame:
+    columns = [T.c.symbol, T.c.timestamp_iso, T.c.current_price, *(T.c[c] for c in TECHNICAL_COLUMNS)]
+    query = select(*columns).where(T.c.symbol.in_(symbols))
+    if start is not None:
+        query = query.where(T.c.timestamp_iso >= start)
+    if end is not None:
+        query = query.where(T.c.timestamp_iso < end)
+    frame = read_frame(engine, query)
+    frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"]).astype("datetime64[us]")
+    return frame
