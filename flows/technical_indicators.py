@@ -1,0 +1,149 @@
+"""Flow ``technical-indicators``: SMA, RSI, MACD and Bollinger Bands from ``price_data_real``.
+
+Replaces ``kubectl set env deployment/technical-calculator BACKFILL_DAYS=N``:
+
+    prefect deployment run 'technical-indicators/backfill' --param days=365
+    coinfill run technical --days 365          # the same flow, in-process
+
+Reads like the runbook: plan the window, pick the symbols, run the chunks (bounded
+parallelism, Prefect retries), report per symbol, fail honestly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy import Engine
+
+from coinfill.assets import resolve_symbols
+from coinfill.backfill import Window, chunked, plan_window
+from coinfill.db.bulkwrite import WriteMethod
+from coinfill.db.engine import make_engine
+from coinfill.db.queries import analyze
+from coinfill.errors import BackfillFailedError
+from coinfill.runs import ChunkFailure, RunSummary
+from coinfill.settings import load_settings
+from coinfill.technical import SymbolReport, backfill_chunk
+
+FLOW_NAME = "technical-indicators"
+
+
+def run_name() -> str:
+    """``technical-365d``, ``technical-all``, ``technical-2024-01-01..2024-02-01``."""
+    params: dict[str, Any] = flow_run.parameters
+    days, start, end = params.get("days"), params.get("start"), params.get("end")
+    if days is not None:
+        label = "all" if days == 0 else f"{days}d"
+    elif start is not None or end is not None:
+        label = f"{start or '…'}..{end or '…'}"
+    else:
+        label = "scheduled"
+    return f"technical-{label}{'-dry-run' if params.get('dry_run') else ''}"
+
+
+@task(name="technical-chunk", cache_policy=NO_CACHE)
+def compute_chunk(
+    engine: Engine,
+    symbols: list[str],
+    window: Window,
+    lookback_rows: int,
+    write_method: WriteMethod,
+    dry_run: bool,
+    now: datetime,
+) -> list[SymbolReport]:
+    return backfill_chunk(
+        engine,
+        symbols,
+        window,
+        lookback_rows=lookback_rows,
+        write_method=write_method,
+        dry_run=dry_run,
+        now=now,
+    )
+
+
+@flow(
+    name=FLOW_NAME,
+    flow_run_name=run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=16),
+    validate_parameters=True,
+)
+def technical_indicators(
+    days: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    symbols: list[str] | None = None,
+    max_assets: int = 500,
+    dry_run: bool = False,
+) -> RunSummary:
+    """Compute technical indicators for ``[start, end)`` or the last ``days`` (0 = all).
+
+    Without any of them it runs the scheduled trailing window (``COINFILL_SCHEDULED_DAYS``).
+    ``symbols`` defaults to the active assets, at most ``max_assets``.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
+    engine = make_engine(settings.database_url.get_secret_value())
+    chosen = resolve_symbols(engine, symbols, max_assets)
+    chunks = chunked(chosen, settings.chunk_symbols)
+    logger.info(
+        "window %s: %d symbols in %d chunks%s",
+        window.label, len(chosen), len(chunks), " (dry run)" if dry_run else "",
+    )
+    summary = RunSummary(window.label, dry_run, len(chosen), len(chunks))
+    progress = create_progress_artifact(0.0, description=f"technical-indicators {window.label}")
+    run_chunk = compute_chunk.with_options(
+        retries=settings.chunk_retries, retry_delay_seconds=settings.chunk_retry_delay_seconds
+    )
+
+    pending: deque[int] = deque(range(len(chunks)))
+    in_flight: dict[PrefectFuture[list[SymbolReport]], int] = {}
+    done = 0
+    while pending or in_flight:
+        while pending and len(in_flight) < settings.max_parallel_chunks:
+            index = pending.popleft()
+            future = run_chunk.submit(
+                engine, chunks[index], window, settings.lookback_rows,
+                settings.write_method, dry_run, now,
+            )
+            in_flight[future] = index
+        future = next(as_completed(list(in_flight)))
+        index = in_flight.pop(future)
+        future.wait()  # the final state is only cached on the future by wait()/result()
+        state = future.state
+        if state.is_completed():
+            summary.reports += future.result()
+        else:
+            summary.failures.append(ChunkFailure(index, chunks[index], state.message or "failed"))
+        done += 1
+        if progress is not None:
+            update_progress_artifact(progress, 100.0 * done / len(chunks))
+
+    if not dry_run and summary.total("inserted") >= settings.analyze_after_rows:
+        analyze(engine, "technical_indicators")
+    create_table_artifact(summary.table_rows(), key="technical-indicators-symbols",
+                          description=f"per symbol, window {window.label}")
+    create_markdown_artifact(summary.markdown(), key="technical-indicators-summary")
+    logger.info("totals: %s", summary.totals)
+    if summary.failures:
+        raise BackfillFailedError(
+            f"{len(summary.failures)} of {len(chunks)} chunks failed after "
+            f"{settings.chunk_retries} retries (the other chunks were written): "
+            + "; ".join(failure.describe() for failure in summary.failures)
+        )
+    return summary
