@@ -1,0 +1,22 @@
+"""Helpers for tests: real price rows from the bundled bars, stored through the upsert path."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from coinfill.db.schema import price_data_real
+from coinfill.db.upsert import upsert
+from coinfill.demo import price_rows_from_bars
+
+
+def real_prices(bars: pd.DataFrame, symbols: list[str], hours: int | None = None) -> pd.DataFrame:
+    """``price_data_real`` rows for ``symbols``: the first ``hours`` bars of each."""
+    chosen = bars[bars["symbol"].isin(symbols)]
+    if hours is not None:
+        chosen = chosen.groupby("symbol", group_keys=False).head(hours)
+    return price_rows_from_bars(chosen)
+
+
+def store_prices(engine: Engine, rows: pd.DataFrame) -> None:
+    upsert(engine, price_data_real, rows, ("symbol", "timestamp"))
