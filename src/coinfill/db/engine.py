@@ -28,7 +28,12 @@ def parse_url(raw: str) -> URL:
             f"COINFILL_DATABASE_URL uses '{url.get_backend_name()}', which coinfill does not "
             f"support; use one of {', '.join(SUPPORTED)}"
         )
-    if url.get_backend_name() in ("mysql", "mariadb") and url.get_driver_name() != "pymysql":
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        if "+" in url.drivername and url.get_driver_name() != "pymysql":
+            raise ConfigurationError(
+                f"COINFILL_DATABASE_URL names the driver '{url.get_driver_name()}'; coinfill "
+                "talks to MySQL/MariaDB through PyMySQL: use mysql+pymysql://"
+            )
         url = url.set(drivername=f"{url.get_backend_name()}+pymysql")
     return url
 

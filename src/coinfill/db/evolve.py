@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Connection, Table, inspect, text
-from sqlalchemy.schema import AddConstraint, CreateColumn, UniqueConstraint
+from sqlalchemy.schema import CreateColumn, UniqueConstraint
 
 from coinfill.db.schema import ONCHAIN_VIEW, crypto_onchain_data, metadata
 from coinfill.errors import ConfigurationError
@@ -62,12 +62,16 @@ def _ensure_unique_keys(conn: Connection, table: Table) -> list[str]:
         if columns in have:
             continue
         try:
+            # Plain DDL on purpose: SQLAlchemy's AddConstraint marks the shared Constraint
+            # object as "not inline", so later CREATE TABLEs in the process would lose it.
             if conn.dialect.name == "sqlite":  # SQLite cannot ALTER TABLE ADD CONSTRAINT
-                conn.execute(
-                    text(f"CREATE UNIQUE INDEX {constraint.name} ON {table.name} ({', '.join(columns)})")
-                )
+                ddl = f"CREATE UNIQUE INDEX {constraint.name} ON {table.name} ({', '.join(columns)})"
             else:
-                conn.execute(AddConstraint(constraint))
+                ddl = (
+                    f"ALTER TABLE {table.name} ADD CONSTRAINT {constraint.name} "
+                    f"UNIQUE ({', '.join(columns)})"
+                )
+            conn.execute(text(ddl))
         except Exception as exc:  # duplicates in an old table: say which key, keep the data
             raise ConfigurationError(
                 f"cannot add the unique key ({', '.join(columns)}) to {table.name}: {exc}. "
