@@ -66,7 +66,7 @@ def _fresh_server_database(url: str) -> Engine:
     upgrade(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "mysql":
-            for (trigger,) in conn.execute(text("SHOW TRIGGERS")).all():
+            for trigger, *_ in conn.execute(text("SHOW TRIGGERS")).all():
                 conn.execute(text(f"DROP TRIGGER `{trigger}`"))
         for table in reversed(metadata.sorted_tables):
             conn.execute(text(f"DELETE FROM {table.name}"))

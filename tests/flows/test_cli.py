@@ -1,0 +1,74 @@
+"""The `coinfill` command on a real database (the flow runs in-process, as users run it)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from coinfill.cli import app
+from coinfill.db.engine import make_engine
+from tests.helpers import real_prices, store_prices
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch, real_bars: pd.DataFrame) -> str:
+    monkeypatch.setenv("COINFILL_DATABASE_URL", db_url)
+    store_prices(make_engine(db_url), real_prices(real_bars, ["BTC", "ETH"], hours=120))
+    return db_url
+
+
+def test_db_upgrade_reports_a_current_schema(cli_db: str) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "schema is current" in result.output
+
+
+def test_run_technical_then_coverage_json_shows_the_numbers(cli_db: str) -> None:
+    run = runner.invoke(app, ["run", "technical", "--days", "0", "--symbols", "btc"])
+    assert run.exit_code == 0, run.output
+    assert "| 1 | 1 | 120 | 120 | 0 | 0 | 0 | 0 |" in run.output
+    shown = runner.invoke(app, ["coverage", "--json"])
+    assert shown.exit_code == 0, shown.output
+    rows = {row["column"]: row for row in json.loads(shown.stdout)}
+    assert rows["sma_50"]["records"] == 240  # BTC and ETH prices are the records
+    assert rows["sma_50"]["eligible"] == 2 * (120 - 49)
+    assert rows["sma_50"]["non_null"] == 120 - 49  # only BTC was computed
+    table = runner.invoke(app, ["coverage", "--start", "2017-10-01", "--end", "2017-10-03"])
+    assert "| rsi_14 |" in table.output and "%" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "technical", "--days", "-1"], "days=-1 is negative"),
+        (["run", "technical", "--symbols", "DOGEZ"], "unknown symbol(s): DOGEZ"),
+        (["run", "technical", "--start", "2019-01-02", "--end", "2019-01-01"], "is not before end"),
+        (["coverage", "--table", "nope"], "unknown table 'nope'"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(cli_db: str, args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output.replace("\n", "")
+
+
+def test_unreachable_database_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COINFILL_DATABASE_URL", "mysql+pymysql://root:pw@127.0.0.1:1/none")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "cannot connect to mysql+pymysql://root:***@127.0.0.1:1/none" in result.output
+
+
+def test_demo_loads_real_prices_and_shows_coverage_before_and_after(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COINFILL_DATABASE_URL", f"sqlite:///{tmp_path}/demo.db")
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "87,537 inserted" in result.output
+    assert "| sma_50 | 87,537 | 87,292 | 0 | 87,292 | 0.0 % → 100.0 % |" in result.output
