@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -78,7 +79,7 @@ def compute_chunk(
 @flow(
     name=FLOW_NAME,
     flow_run_name=run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=16),
+    task_runner=ThreadPoolTaskRunner(max_workers=16),  # type: ignore[arg-type]
     validate_parameters=True,
 )
 def technical_indicators(
@@ -103,7 +104,10 @@ def technical_indicators(
     chunks = chunked(chosen, settings.chunk_symbols)
     logger.info(
         "window %s: %d symbols in %d chunks%s",
-        window.label, len(chosen), len(chunks), " (dry run)" if dry_run else "",
+        window.label,
+        len(chosen),
+        len(chunks),
+        " (dry run)" if dry_run else "",
     )
     summary = RunSummary(window.label, dry_run, len(chosen), len(chunks))
     progress = create_progress_artifact(0.0, description=f"technical-indicators {window.label}")
@@ -118,8 +122,13 @@ def technical_indicators(
         while pending and len(in_flight) < settings.max_parallel_chunks:
             index = pending.popleft()
             future = run_chunk.submit(
-                engine, chunks[index], window, settings.lookback_rows,
-                settings.write_method, dry_run, now,
+                engine,
+                chunks[index],
+                window,
+                settings.lookback_rows,
+                settings.write_method,
+                dry_run,
+                now,
             )
             in_flight[future] = index
         future = next(as_completed(list(in_flight)))
@@ -131,13 +140,16 @@ def technical_indicators(
         else:
             summary.failures.append(ChunkFailure(index, chunks[index], state.message or "failed"))
         done += 1
-        if progress is not None:
+        if isinstance(progress, UUID):  # the sync API returns the id, never a coroutine here
             update_progress_artifact(progress, 100.0 * done / len(chunks))
 
     if not dry_run and summary.total("inserted") >= settings.analyze_after_rows:
         analyze(engine, "technical_indicators")
-    create_table_artifact(summary.table_rows(), key="technical-indicators-symbols",
-                          description=f"per symbol, window {window.label}")
+    create_table_artifact(
+        summary.table_rows(),
+        key="technical-indicators-symbols",
+        description=f"per symbol, window {window.label}",
+    )
     create_markdown_artifact(summary.markdown(), key="technical-indicators-summary")
     logger.info("totals: %s", summary.totals)
     if summary.failures:

@@ -31,9 +31,6 @@ class Window:
             return "all" if self.days == 0 else f"{self.days}d"
         return f"{_fmt(self.start) or '…'}..{_fmt(self.end) or '…'}"
 
-    def contains_ms(self, start_ms: int | None = None) -> bool:
-        return True if self.start is None or start_ms is None else start_ms >= to_ms(self.start)
-
     @property
     def start_ms(self) -> int | None:
         return None if self.start is None else to_ms(self.start)
@@ -50,7 +47,11 @@ def to_ms(moment: datetime) -> int:
 def _fmt(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.strftime("%Y-%m-%d" if moment == datetime(moment.year, moment.month, moment.day) else "%Y-%m-%dT%H:%M")
+    return moment.strftime(
+        "%Y-%m-%d"
+        if moment == datetime(moment.year, moment.month, moment.day)
+        else "%Y-%m-%dT%H:%M"
+    )
 
 
 def _as_naive_utc(value: date | datetime | str, name: str) -> datetime:

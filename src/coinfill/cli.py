@@ -18,7 +18,9 @@ from coinfill.db.migrate import upgrade
 from coinfill.errors import BackfillFailedError, CoinfillError
 from coinfill.settings import Settings, load_settings
 
-app = typer.Typer(help="coinfill: collect, backfill and validate crypto ML data.", no_args_is_help=True)
+app = typer.Typer(
+    help="coinfill: collect, backfill and validate crypto ML data.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 run_app = typer.Typer(help="Run a collector's flow in-process.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -60,9 +62,13 @@ def run_technical(
     days: Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")] = None,
     start: DateOpt = None,
     end: DateOpt = None,
-    symbols: Annotated[str | None, typer.Option(help="e.g. BTC,ETH; default: active assets")] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="e.g. BTC,ETH; default: active assets")
+    ] = None,
     max_assets: int = 500,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and report, write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute and report, write nothing.")
+    ] = False,
 ) -> None:
     """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger)."""
     from flows.technical_indicators import technical_indicators
@@ -71,7 +77,11 @@ def run_technical(
         plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
         symbol_list = parse_symbols(symbols)
         summary = technical_indicators(
-            days=days, start=start, end=end, symbols=symbol_list, max_assets=max_assets,
+            days=days,
+            start=start,
+            end=end,
+            symbols=symbol_list,
+            max_assets=max_assets,
             dry_run=dry_run,
         )
     except BackfillFailedError as exc:

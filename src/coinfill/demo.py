@@ -66,10 +66,18 @@ def load_demo_prices(engine: Engine, data_dir: Path | None = None) -> UpsertCoun
     """Register the demo assets and upsert their prices; a second call changes nothing."""
     assets = pd.DataFrame(
         [
-            {"symbol": s, "name": n, "is_active": True, "coingecko_id": cg,
-             "binance_symbol": bn, "coinmetrics_id": cm}
+            {
+                "symbol": s,
+                "name": n,
+                "is_active": True,
+                "coingecko_id": cg,
+                "binance_symbol": bn,
+                "coinmetrics_id": cm,
+            }
             for s, (n, cg, bn, cm) in ASSETS.items()
         ]
     )
     upsert(engine, crypto_assets, assets, ("symbol",))
-    return upsert(engine, price_data_real, price_rows_from_bars(demo_bars(data_dir)), ("symbol", "timestamp"))
+    return upsert(
+        engine, price_data_real, price_rows_from_bars(demo_bars(data_dir)), ("symbol", "timestamp")
+    )

@@ -39,7 +39,7 @@ def clean_prices(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, PriceIssue
     rows = rows.sort_values(["symbol", "id"], kind="stable")
     earlier = rows.groupby("symbol", sort=False)["timestamp"].diff() < 0
     price = pd.to_numeric(rows["current_price"], errors="coerce").astype(float)
-    invalid = ~np.isfinite(price) | (price <= 0)
+    invalid = pd.Series(~np.isfinite(price.to_numpy()) | (price.to_numpy() <= 0), index=rows.index)
     valid = rows.loc[~invalid.to_numpy()].sort_values(["symbol", "timestamp", "id"], kind="stable")
     duplicated = valid.duplicated(["symbol", "timestamp_iso"], keep="last")
     clean = valid.loc[~duplicated].reset_index(drop=True)
@@ -47,7 +47,7 @@ def clean_prices(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, PriceIssue
     counts = pd.DataFrame(
         {
             "out_of_order": earlier.groupby(rows["symbol"]).sum(),
-            "invalid": pd.Series(invalid.to_numpy(), index=rows.index).groupby(rows["symbol"]).sum(),
+            "invalid": invalid.groupby(rows["symbol"]).sum(),
             "duplicates": duplicated.groupby(valid["symbol"]).sum(),
         }
     ).fillna(0)

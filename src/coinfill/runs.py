@@ -15,7 +15,9 @@ class ChunkFailure:
     error: str
 
     def describe(self) -> str:
-        span = self.symbols[0] if len(self.symbols) == 1 else f"{self.symbols[0]}..{self.symbols[-1]}"
+        span = (
+            self.symbols[0] if len(self.symbols) == 1 else f"{self.symbols[0]}..{self.symbols[-1]}"
+        )
         return f"chunk {self.index + 1} ({span}, {len(self.symbols)} symbols): {self.error}"
 
 
@@ -49,10 +51,12 @@ class RunSummary:
 
     def markdown(self) -> str:
         t = self.totals
+        dry = " (dry run: nothing written)" if self.dry_run else ""
         lines = [
-            f"### technical-indicators {self.window}{' (dry run: nothing written)' if self.dry_run else ''}",
+            f"### technical-indicators {self.window}{dry}",
             "",
-            "| symbols | chunks | rows read | inserted | updated | unchanged | skipped | failed chunks |",
+            "| symbols | chunks | rows read | inserted | updated | unchanged | skipped "
+            "| failed chunks |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {self.symbols} | {self.chunks} | {t['rows_read']:,} | {t['inserted']:,} | "
             f"{t['updated']:,} | {t['unchanged']:,} | {t['skipped']:,} | {len(self.failures)} |",

@@ -93,9 +93,7 @@ def backfill_chunk(
         fresh, stored, KEYS, atol=PRICE_RELATIVE_TOLERANCE * fresh["current_price"].abs()
     )
     if not dry_run:
-        apply_changes(
-            engine, technical_indicators, changes, KEYS, method=write_method, now=now
-        )
+        apply_changes(engine, technical_indicators, changes, KEYS, method=write_method, now=now)
     for name, frame in (
         ("inserted", changes.inserts),
         ("updated", changes.updates),

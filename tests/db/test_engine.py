@@ -14,7 +14,9 @@ from coinfill.settings import load_settings
         ("postgresql+nodriver://root@127.0.0.1/x", "cannot use database URL"),
     ],
 )
-def test_given_malformed_url_when_engine_made_then_configuration_error(url: str, message: str) -> None:
+def test_given_malformed_url_when_engine_made_then_configuration_error(
+    url: str, message: str
+) -> None:
     with pytest.raises(ConfigurationError, match=message):
         make_engine(url)
 

@@ -24,7 +24,9 @@ RUNBOOK_QUERIES = [
 ]
 
 
-def test_given_empty_database_when_upgraded_then_every_table_and_view_exist(any_db_url: str) -> None:
+def test_given_empty_database_when_upgraded_then_every_table_and_view_exist(
+    any_db_url: str,
+) -> None:
     engine = make_engine(any_db_url)
     inspector = inspect(engine)
     assert set(metadata.tables) <= set(inspector.get_table_names())
@@ -93,7 +95,9 @@ def test_given_old_system_database_when_upgraded_then_its_rows_stay_and_keys_are
     assert "added unique key technical_indicators(symbol, timestamp_iso)" in changes
     assert not any(c == "created table technical_indicators" for c in changes)
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT symbol, current_price, sma_20 FROM technical_indicators")).one()
+        row = conn.execute(
+            text("SELECT symbol, current_price, sma_20 FROM technical_indicators")
+        ).one()
     assert tuple(row) == ("BTC", 42000.5, 41000.25)
     assert upgrade(engine) == []
 

@@ -22,7 +22,9 @@ def any_engine(any_db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _rows(n: int, symbols: tuple[str, ...] = ("BTC", "ETH"), sma: float | None = 1.5) -> pd.DataFrame:
+def _rows(
+    n: int, symbols: tuple[str, ...] = ("BTC", "ETH"), sma: float | None = 1.5
+) -> pd.DataFrame:
     stamps = pd.date_range("2024-01-01", periods=n, freq="h")
     return pd.DataFrame(
         {
@@ -44,7 +46,9 @@ def _stored(engine: Engine) -> pd.DataFrame:
     return frame.sort_values(list(KEYS)).reset_index(drop=True)
 
 
-def test_given_new_rows_when_upserted_twice_then_second_run_changes_nothing(any_engine: Engine) -> None:
+def test_given_new_rows_when_upserted_twice_then_second_run_changes_nothing(
+    any_engine: Engine,
+) -> None:
     rows = _rows(300)
     assert upsert(any_engine, technical_indicators, rows, KEYS) == UpsertCounts(600, 0, 0)
     assert upsert(any_engine, technical_indicators, rows, KEYS) == UpsertCounts(0, 0, 600)
@@ -53,7 +57,9 @@ def test_given_new_rows_when_upserted_twice_then_second_run_changes_nothing(any_
     assert stored["current_price"].sum() == pytest.approx(rows["current_price"].sum())
 
 
-def test_given_nulls_when_upserted_then_stored_values_are_never_replaced(any_engine: Engine) -> None:
+def test_given_nulls_when_upserted_then_stored_values_are_never_replaced(
+    any_engine: Engine,
+) -> None:
     upsert(any_engine, technical_indicators, _rows(10), KEYS)
     nulls = _rows(10, sma=None)
     nulls.loc[0, "current_price"] = 999.0  # one real change among the NULLs
@@ -64,7 +70,9 @@ def test_given_nulls_when_upserted_then_stored_values_are_never_replaced(any_eng
     assert stored.loc[0, "current_price"] == 999.0
 
 
-def test_given_mixed_batch_when_upserted_then_counts_split_and_values_land(any_engine: Engine) -> None:
+def test_given_mixed_batch_when_upserted_then_counts_split_and_values_land(
+    any_engine: Engine,
+) -> None:
     upsert(any_engine, technical_indicators, _rows(50), KEYS)
     batch = _rows(60)  # 50 stored + 10 new per symbol
     batch.loc[batch.index[:5], "sma_20"] = 7.0  # 5 changed (a sliced string column follows)
@@ -81,14 +89,21 @@ def test_given_dry_run_when_upserted_then_nothing_is_written(any_engine: Engine)
     assert _stored(any_engine).empty
 
 
-def test_given_text_and_boolean_columns_when_upserted_then_they_round_trip(any_engine: Engine) -> None:
+def test_given_text_and_boolean_columns_when_upserted_then_they_round_trip(
+    any_engine: Engine,
+) -> None:
     assets = pd.DataFrame(
         {"symbol": ["BTC", "WEIRD"], "name": ["Bitcoin", "tab\there"], "is_active": [True, False]}
     )
     assert upsert(any_engine, crypto_assets, assets, ("symbol",)) == UpsertCounts(2, 0, 0)
     with any_engine.connect() as conn:
-        rows = conn.execute(text("SELECT symbol, name, is_active FROM crypto_assets ORDER BY symbol")).all()
-    assert [(r[0], r[1], bool(r[2])) for r in rows] == [("BTC", "Bitcoin", True), ("WEIRD", "tab\there", False)]
+        rows = conn.execute(
+            text("SELECT symbol, name, is_active FROM crypto_assets ORDER BY symbol")
+        ).all()
+    assert [(r[0], r[1], bool(r[2])) for r in rows] == [
+        ("BTC", "Bitcoin", True),
+        ("WEIRD", "tab\there", False),
+    ]
 
 
 @pytest.mark.mysql
@@ -99,7 +114,9 @@ def test_given_statements_method_when_upserted_then_same_result_as_load_data(
 
     engine = _fresh_server_database(mysql_database)
     rows = _rows(100)
-    assert upsert(engine, technical_indicators, rows, KEYS, method="statements") == UpsertCounts(200, 0, 0)
+    assert upsert(engine, technical_indicators, rows, KEYS, method="statements") == UpsertCounts(
+        200, 0, 0
+    )
     changed = rows.assign(sma_20=2.5)
     assert upsert(engine, technical_indicators, changed, KEYS, method="statements").updated == 200
     assert (_stored(engine)["sma_20"] == 2.5).all()

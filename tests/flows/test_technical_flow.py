@@ -14,8 +14,18 @@ from coinfill.technical import KEYS
 from flows.technical_indicators import technical_indicators
 from tests.helpers import real_prices, store_prices
 
-VALUES = ["current_price", "sma_20", "sma_50", "rsi_14", "macd", "macd_signal",
-          "macd_histogram", "bollinger_upper", "bollinger_middle", "bollinger_lower"]
+VALUES = [
+    "current_price",
+    "sma_20",
+    "sma_50",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_histogram",
+    "bollinger_upper",
+    "bollinger_middle",
+    "bollinger_lower",
+]
 
 
 @pytest.fixture
@@ -26,7 +36,9 @@ def flow_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
 
 def _technical(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT symbol, timestamp_iso, {', '.join(VALUES)} FROM technical_indicators")).all()
+        rows = conn.execute(
+            text(f"SELECT symbol, timestamp_iso, {', '.join(VALUES)} FROM technical_indicators")
+        ).all()
     frame = pd.DataFrame(rows, columns=["symbol", "timestamp_iso", *VALUES])
     frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"])
     return frame.astype({c: float for c in VALUES}).sort_values(list(KEYS)).reset_index(drop=True)
@@ -39,12 +51,20 @@ def test_given_real_prices_when_full_backfill_runs_twice_then_second_run_writes_
     first = technical_indicators(days=0)
     assert first.totals["inserted"] == 1600 and first.totals["rows_read"] == 1600
     second = technical_indicators(days=0)
-    assert (second.totals["inserted"], second.totals["updated"], second.totals["unchanged"]) == (0, 0, 1600)
+    assert (second.totals["inserted"], second.totals["updated"], second.totals["unchanged"]) == (
+        0,
+        0,
+        1600,
+    )
 
     stored = _technical(flow_db)
     btc = stored[stored["symbol"] == "BTC"].reset_index(drop=True)
-    expected = compute_indicators(real_bars[real_bars["symbol"] == "BTC"]["close"].iloc[:800].reset_index(drop=True))
-    np.testing.assert_allclose(btc[VALUES].to_numpy(), expected[VALUES].to_numpy(), rtol=1e-12, equal_nan=True)
+    expected = compute_indicators(
+        real_bars[real_bars["symbol"] == "BTC"]["close"].iloc[:800].reset_index(drop=True)
+    )
+    np.testing.assert_allclose(
+        btc[VALUES].to_numpy(), expected[VALUES].to_numpy(), rtol=1e-12, equal_nan=True
+    )
     assert btc["sma_50"].isna().sum() == 49  # warm-up rows stay NULL
 
 
@@ -52,7 +72,10 @@ def test_given_new_prices_when_incremental_window_runs_then_it_equals_a_full_rec
     flow_db: Engine, real_bars: pd.DataFrame
 ) -> None:
     prices = real_prices(real_bars, ["BTC", "XRP"], hours=3000)
-    cut = prices["timestamp"] < prices.groupby("symbol")["timestamp"].transform("max") - 48 * 3_600_000
+    cut = (
+        prices["timestamp"]
+        < prices.groupby("symbol")["timestamp"].transform("max") - 48 * 3_600_000
+    )
     store_prices(flow_db, prices[cut])
     technical_indicators(days=0)
     store_prices(flow_db, prices[~cut])
@@ -106,16 +129,20 @@ def test_given_a_chunk_that_cannot_be_written_when_flow_runs_then_run_fails_and_
     store_prices(flow_db, real_prices(real_bars, ["BTC", "ETH", "LTC"], hours=100))
     with flow_db.begin() as conn:  # a real database error for LTC only, not a mock
         if flow_db.dialect.name == "sqlite":
-            conn.execute(text(
-                "CREATE TRIGGER refuse_ltc BEFORE INSERT ON technical_indicators "
-                "WHEN NEW.symbol = 'LTC' BEGIN SELECT RAISE(ABORT, 'LTC refused'); END"
-            ))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_ltc BEFORE INSERT ON technical_indicators "
+                    "WHEN NEW.symbol = 'LTC' BEGIN SELECT RAISE(ABORT, 'LTC refused'); END"
+                )
+            )
         else:
-            conn.execute(text(
-                "CREATE TRIGGER refuse_ltc BEFORE INSERT ON technical_indicators FOR EACH ROW "
-                "BEGIN IF NEW.symbol = 'LTC' THEN "
-                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'LTC refused'; END IF; END"
-            ))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_ltc BEFORE INSERT ON technical_indicators FOR EACH ROW "
+                    "BEGIN IF NEW.symbol = 'LTC' THEN "
+                    "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'LTC refused'; END IF; END"
+                )
+            )
     state = technical_indicators(days=0, return_state=True)
     assert state.is_failed()
     assert "1 of 3 chunks failed" in (state.message or "")
@@ -154,4 +181,6 @@ def test_run_name_says_what_the_run_did(flow_db: Engine, real_bars: pd.DataFrame
     assert run.name == "technical-365d-dry-run"
     keys = {a.key for a in artifacts if a.flow_run_id == run.id}
     assert {"technical-indicators-symbols", "technical-indicators-summary"} <= keys
-    assert any(a.type == "progress" and a.data == 100.0 for a in artifacts if a.flow_run_id == run.id)
+    assert any(
+        a.type == "progress" and a.data == 100.0 for a in artifacts if a.flow_run_id == run.id
+    )

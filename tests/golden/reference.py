@@ -22,8 +22,15 @@ Value = float | None
 HERE = Path(__file__).parent
 GOLDEN = HERE / "btc_hourly_golden.csv"
 COLUMNS = [
-    "sma_20", "sma_50", "rsi_14", "macd", "macd_signal", "macd_histogram",
-    "bollinger_upper", "bollinger_middle", "bollinger_lower",
+    "sma_20",
+    "sma_50",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_histogram",
+    "bollinger_upper",
+    "bollinger_middle",
+    "bollinger_lower",
 ]
 
 
@@ -80,9 +87,15 @@ def indicators(closes: list[float]) -> dict[str, list[Value]]:
     hist = [None if m is None or s is None else m - s for m, s in zip(macd, signal, strict=True)]
     upper, middle, lower = bollinger(closes)
     return {
-        "sma_20": sma(closes, 20), "sma_50": sma(closes, 50), "rsi_14": rsi(closes),
-        "macd": macd, "macd_signal": signal, "macd_histogram": hist,
-        "bollinger_upper": upper, "bollinger_middle": middle, "bollinger_lower": lower,
+        "sma_20": sma(closes, 20),
+        "sma_50": sma(closes, 50),
+        "rsi_14": rsi(closes),
+        "macd": macd,
+        "macd_signal": signal,
+        "macd_histogram": hist,
+        "bollinger_upper": upper,
+        "bollinger_middle": middle,
+        "bollinger_lower": lower,
     }
 
 

@@ -18,7 +18,9 @@ def _frame(values: list[tuple[str, str, float | None, float | None]]) -> pd.Data
 
 
 def test_given_new_changed_and_equal_rows_when_diffed_then_each_lands_in_its_bucket() -> None:
-    stored = _frame([("BTC", "2024-01-01 00:00", 100.0, 1.0), ("BTC", "2024-01-01 01:00", 101.0, 2.0)])
+    stored = _frame(
+        [("BTC", "2024-01-01 00:00", 100.0, 1.0), ("BTC", "2024-01-01 01:00", 101.0, 2.0)]
+    )
     fresh = _frame(
         [
             ("BTC", "2024-01-01 00:00", 100.0, 1.0 + 1e-13),  # float noise: unchanged

@@ -130,12 +130,14 @@ def _mysql_load_and_merge(
     names = ", ".join(f"`{c}`" for c in cols)
     cursor.execute(
         f"INSERT INTO `{table.name}` ({names}) SELECT {names} FROM `{stage}` "
-        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, conflicts.columns, keys)}"
+        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, list(conflicts.columns), keys)}"
     )
     cursor.execute(f"DROP TEMPORARY TABLE `{stage}`")
 
 
-def _load_data(cursor: Any, table_name: str, frame: pd.DataFrame, now: datetime, ignore: bool) -> int:
+def _load_data(
+    cursor: Any, table_name: str, frame: pd.DataFrame, now: datetime, ignore: bool
+) -> int:
     handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".tsv")
     os.close(handle)
     try:
@@ -215,7 +217,7 @@ def _write_postgres(
             )
             with open(path, "rb") as source:
                 cursor.copy_expert(
-                    f'COPY "{stage}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\')', source
+                    f"COPY \"{stage}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '')", source
                 )
         finally:
             os.unlink(path)
@@ -242,7 +244,7 @@ def _write_sqlite(
     sql = (
         f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))}) '
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        f'{", ".join([*sets, "updated_at = excluded.updated_at"])}'
+        f"{', '.join([*sets, 'updated_at = excluded.updated_at'])}"
     )
     stamp = now.strftime(SQLITE_DATETIME)
     raw = engine.raw_connection()

@@ -74,12 +74,11 @@ def diff_rows(
     )
 
 
-def _differs(
-    fresh: pd.Series, old: pd.Series, rtol: float, atol: float | np.ndarray
-) -> np.ndarray:
+def _differs(fresh: pd.Series, old: pd.Series, rtol: float, atol: float | np.ndarray) -> np.ndarray:
     if pd.api.types.is_float_dtype(fresh) and pd.api.types.is_numeric_dtype(old):
         a = fresh.to_numpy(dtype=float, na_value=np.nan)
         b = old.to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
-            return ~(np.abs(a - b) <= atol + rtol * np.abs(b))
+            close: np.ndarray = np.abs(a - b) <= atol + rtol * np.abs(b)
+            return ~close
     return (fresh.astype(object) != old.astype(object)).to_numpy()

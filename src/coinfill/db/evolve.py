@@ -53,19 +53,25 @@ def _add_missing_columns(conn: Connection, table: Table) -> list[str]:
 def _ensure_unique_keys(conn: Connection, table: Table) -> list[str]:
     inspector = inspect(conn)
     have = {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table.name)}
-    have |= {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name) if ix["unique"]}
+    have |= {
+        tuple(str(c) for c in ix["column_names"])
+        for ix in inspector.get_indexes(table.name)
+        if ix["unique"]
+    }
     changes = []
     for constraint in table.constraints:
         if not isinstance(constraint, UniqueConstraint):
             continue
-        columns = tuple(col.name for col in constraint.columns)
+        columns = tuple(str(col.name) for col in constraint.columns)
         if columns in have:
             continue
         try:
             # Plain DDL on purpose: SQLAlchemy's AddConstraint marks the shared Constraint
             # object as "not inline", so later CREATE TABLEs in the process would lose it.
             if conn.dialect.name == "sqlite":  # SQLite cannot ALTER TABLE ADD CONSTRAINT
-                ddl = f"CREATE UNIQUE INDEX {constraint.name} ON {table.name} ({', '.join(columns)})"
+                ddl = (
+                    f"CREATE UNIQUE INDEX {constraint.name} ON {table.name} ({', '.join(columns)})"
+                )
             else:
                 ddl = (
                     f"ALTER TABLE {table.name} ADD CONSTRAINT {constraint.name} "

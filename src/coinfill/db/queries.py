@@ -9,7 +9,12 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, union
 
 from coinfill.db.reads import read_frame
-from coinfill.db.schema import TECHNICAL_COLUMNS, crypto_assets, price_data_real, technical_indicators
+from coinfill.db.schema import (
+    TECHNICAL_COLUMNS,
+    crypto_assets,
+    price_data_real,
+    technical_indicators,
+)
 
 P = price_data_real
 T = technical_indicators
@@ -87,7 +92,12 @@ def price_rows(
 def stored_technical(
     engine: Engine, symbols: Sequence[str], start: datetime | None, end: datetime | None
 ) -> pd.DataFrame:
-    columns = [T.c.symbol, T.c.timestamp_iso, T.c.current_price, *(T.c[c] for c in TECHNICAL_COLUMNS)]
+    columns = [
+        T.c.symbol,
+        T.c.timestamp_iso,
+        T.c.current_price,
+        *(T.c[c] for c in TECHNICAL_COLUMNS),
+    ]
     query = select(*columns).where(T.c.symbol.in_(symbols))
     if start is not None:
         query = query.where(T.c.timestamp_iso >= start)
@@ -101,6 +111,10 @@ def stored_technical(
 def analyze(engine: Engine, table_name: str) -> None:
     """Refresh optimizer statistics after a bulk load (stale ones made MariaDB pick a full
     scan per row for a 330k-row merge, DESIGN §9)."""
-    statement = f"ANALYZE TABLE {table_name}" if engine.dialect.name in ("mysql", "mariadb") else f"ANALYZE {table_name}"
+    statement = (
+        f"ANALYZE TABLE {table_name}"
+        if engine.dialect.name in ("mysql", "mariadb")
+        else f"ANALYZE {table_name}"
+    )
     with engine.begin() as conn:
         conn.exec_driver_sql(statement)

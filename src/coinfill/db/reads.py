@@ -22,12 +22,11 @@ def read_frame(engine: Engine, statement: Select[Any]) -> pd.DataFrame:
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             rows = conn.execute(statement).all()
-        return pd.DataFrame.from_records(rows, columns=names)
+        return pd.DataFrame([tuple(row) for row in rows], columns=names)
     sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    table = cx.read_sql(_cx_url(engine), sql, return_type="arrow")
-    frame: pd.DataFrame = table.to_pandas()
-    frame.columns = names
-    return frame
+    arrow: Any = cx.read_sql(_cx_url(engine), sql, return_type="arrow")
+    frame: pd.DataFrame = arrow.to_pandas()
+    return frame.set_axis(names, axis=1)
 
 
 def _cx_url(engine: Engine) -> str:

@@ -7,6 +7,8 @@ runbook queries keep working. Timestamps are naive UTC. Every table has a surrog
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -32,12 +34,12 @@ def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
 
 
-def _audit() -> list[Column[object]]:
+def _audit() -> list[Column[Any]]:
     # Set explicitly by the upsert path: MySQL's upsert ignores Python-side onupdate.
-    return [Column("created_at", DateTime), Column("updated_at", DateTime)]
+    return [Column("created_at", DateTime()), Column("updated_at", DateTime())]
 
 
-def _values(*names: str) -> list[Column[object]]:
+def _values(*names: str) -> list[Column[Any]]:
     return [Column(name, Double) for name in names]
 
 
