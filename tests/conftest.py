@@ -35,29 +35,31 @@ def _server_or_skip(url: str, what: str, mandatory: bool) -> Engine:
     return engine
 
 
+def _scratch_database(admin_url: str, server: str, what: str, mandatory: bool) -> Iterator[str]:
+    """Create a uniquely named database on a server, yield its URL, drop it afterwards."""
+    admin = _server_or_skip(admin_url, what, mandatory=mandatory)
+    name = f"coinfill_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield f"{server}/{name}"
+    force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def mysql_database() -> Iterator[str]:
-    """A scratch database on the MariaDB/MySQL server, dropped at the end."""
-    server = _server_or_skip(MYSQL_SERVER + "/", "MariaDB/MySQL", mandatory=IN_CI)
-    name = f"coinfill_test_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    yield f"{MYSQL_SERVER}/{name}"
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    server.dispose()
+    """A scratch database on the MariaDB/MySQL server (mandatory under CI=true)."""
+    yield from _scratch_database(MYSQL_SERVER + "/", MYSQL_SERVER, "MariaDB/MySQL", IN_CI)
 
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    server = _server_or_skip(POSTGRES_SERVER + "/postgres", "PostgreSQL", mandatory=False)
-    name = f"coinfill_test_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield f"{POSTGRES_SERVER}/{name}"
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    server.dispose()
+    """A scratch database on PostgreSQL, when one is reachable."""
+    yield from _scratch_database(
+        POSTGRES_SERVER + "/postgres", POSTGRES_SERVER, "PostgreSQL", False
+    )
 
 
 def _fresh_server_database(url: str) -> Engine:

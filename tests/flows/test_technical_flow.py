@@ -8,24 +8,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from coinfill.db.engine import make_engine
+from coinfill.db.schema import TECHNICAL_COLUMNS
 from coinfill.errors import BackfillFailedError, InputError
 from coinfill.indicators import compute_indicators
 from coinfill.technical import KEYS
 from flows.technical_indicators import technical_indicators
 from tests.helpers import real_prices, store_prices
 
-VALUES = [
-    "current_price",
-    "sma_20",
-    "sma_50",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "macd_histogram",
-    "bollinger_upper",
-    "bollinger_middle",
-    "bollinger_lower",
-]
+VALUES = ["current_price", *TECHNICAL_COLUMNS]
 
 
 @pytest.fixture

@@ -18,20 +18,12 @@ import csv
 import math
 from pathlib import Path
 
+from coinfill.db.schema import TECHNICAL_COLUMNS
+
 Value = float | None
 HERE = Path(__file__).parent
 GOLDEN = HERE / "btc_hourly_golden.csv"
-COLUMNS = [
-    "sma_20",
-    "sma_50",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "macd_histogram",
-    "bollinger_upper",
-    "bollinger_middle",
-    "bollinger_lower",
-]
+COLUMNS = list(TECHNICAL_COLUMNS)
 
 
 def sma(xs: list[float], n: int) -> list[Value]:
