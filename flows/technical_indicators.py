@@ -30,7 +30,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
 from coinfill.assets import resolve_symbols
-from coinfill.backfill import Window, chunked, plan_window
+from coinfill.backfill import Window, chunked, plan_window, symbols_per_chunk
 from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
@@ -101,7 +101,14 @@ def technical_indicators(
     window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
     engine = make_engine(settings.database_url.get_secret_value())
     chosen = resolve_symbols(engine, symbols, max_assets)
-    chunks = chunked(chosen, settings.chunk_symbols)
+    per_chunk = symbols_per_chunk(
+        window,
+        minimum=settings.chunk_symbols,
+        target_rows=settings.chunk_rows,
+        lookback_rows=settings.lookback_rows,
+        now=now,
+    )
+    chunks = chunked(chosen, per_chunk)
     logger.info(
         "window %s: %d symbols in %d chunks%s",
         window.label,

@@ -113,5 +113,16 @@ def parse_symbols(symbols: str | Iterable[str] | None) -> list[str] | None:
     return cleaned
 
 
+def symbols_per_chunk(
+    window: Window, *, minimum: int, target_rows: int, lookback_rows: int, now: datetime
+) -> int:
+    """How many symbols one chunk takes: ``minimum`` for all-history runs, more for short
+    windows, so each chunk reads about ``target_rows`` price rows (hourly bars assumed)."""
+    if window.start is None:
+        return minimum
+    hours = ((window.end or now) - window.start).total_seconds() / 3600
+    return max(minimum, int(target_rows // (lookback_rows + max(hours, 1.0))))
+
+
 def chunked(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]

@@ -29,7 +29,15 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default is an embedded SQLite file under ./data/.",
     )
     max_assets: int = Field(default=500, ge=1, description="Cap on symbols per run.")
-    chunk_symbols: int = Field(default=25, ge=1, description="Symbols per backfill chunk.")
+    chunk_symbols: int = Field(
+        default=25, ge=1, description="Symbols per chunk for full-history runs (the minimum)."
+    )
+    chunk_rows: int = Field(
+        default=400_000,
+        ge=1_000,
+        description="Price rows a chunk aims at: short windows put more symbols in a chunk, "
+        "so a trailing run is a few tasks, not one per 25 symbols.",
+    )
     max_parallel_chunks: int = Field(default=2, ge=1, le=16, description="Chunks in flight.")
     chunk_retries: int = Field(default=2, ge=0, description="Prefect retries per chunk.")
     chunk_retry_delay_seconds: float = Field(default=5.0, ge=0)

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
-from coinfill.backfill import chunked, parse_symbols, plan_window
+from coinfill.backfill import chunked, parse_symbols, plan_window, symbols_per_chunk
 from coinfill.errors import InputError
 
 NOW = datetime(2026, 11, 21, 10, 37)
@@ -62,3 +62,17 @@ def test_symbols_are_normalised_and_checked() -> None:
 
 def test_chunks_cover_every_symbol_once() -> None:
     assert chunked(["A", "B", "C", "D", "E"], 2) == [["A", "B"], ["C", "D"], ["E"]]
+
+
+def test_short_windows_put_more_symbols_in_a_chunk() -> None:
+    sizes = {
+        label: symbols_per_chunk(
+            plan_window(days, None, None, now=NOW),
+            minimum=25,
+            target_rows=400_000,
+            lookback_rows=600,
+            now=NOW,
+        )
+        for label, days in (("all", 0), ("2d", 2), ("365d", 365))
+    }
+    assert sizes == {"all": 25, "2d": 616, "365d": 42}

@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -72,38 +73,25 @@ def _write_mysql(
     now: datetime,
     method: WriteMethod,
 ) -> None:
-    use_load = method != "statements" and _tsv_safe(inserts) and _tsv_safe(updates)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    if method != "statements" and _tsv_safe(inserts) and _tsv_safe(updates):
         try:
-            if use_load:
-                try:
-                    _mysql_load_and_merge(cursor, table, inserts, updates, keys, now)
-                    raw.commit()
-                    return
-                except MySQLOperationalError as exc:
-                    if exc.args[0] not in LOCAL_INFILE_REFUSED:
-                        raise
-                    raw.rollback()
-                    if method == "load_data":
-                        raise ConfigurationError(
-                            "COINFILL_WRITE_METHOD=load_data but the MySQL server refuses "
-                            "LOAD DATA LOCAL INFILE (set local_infile=1 on the server)"
-                        ) from None
-                    log.warning("server refuses LOCAL INFILE; writing with batched statements")
-            sql = _mysql_upsert_values_sql(table, list(_columns(inserts, updates)), keys)
-            for frame in (inserts, updates):
-                for batch in _batches(frame, now):
-                    cursor.executemany(sql, batch)
-            raw.commit()
-        finally:
-            cursor.close()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+            with _transaction(engine) as cursor:
+                _mysql_load_and_merge(cursor, table, inserts, updates, keys, now)
+            return
+        except MySQLOperationalError as exc:
+            if exc.args[0] not in LOCAL_INFILE_REFUSED:
+                raise
+            if method == "load_data":
+                raise ConfigurationError(
+                    "COINFILL_WRITE_METHOD=load_data but the MySQL server refuses "
+                    "LOAD DATA LOCAL INFILE (set local_infile=1 on the server)"
+                ) from None
+            log.warning("server refuses LOCAL INFILE; writing with batched statements")
+    sql = _mysql_upsert_values_sql(table, list(_columns(inserts, updates)), keys)
+    with _transaction(engine) as cursor:
+        for frame in (inserts, updates):
+            for batch in _batches(frame, now):
+                cursor.executemany(sql, batch)
 
 
 def _mysql_load_and_merge(
@@ -138,14 +126,8 @@ def _mysql_load_and_merge(
 def _load_data(
     cursor: Any, table_name: str, frame: pd.DataFrame, now: datetime, ignore: bool
 ) -> int:
-    handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".tsv")
-    os.close(handle)
-    try:
-        pacsv.write_csv(
-            _for_text(frame),
-            path,
-            pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"),
-        )
+    tsv = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    with _csv_file(frame, tsv) as path:
         variables = ", ".join(f"@v{i}" for i in range(len(frame.columns)))
         assignments = ", ".join(
             f"`{col}` = NULLIF(@v{i}, '')" for i, col in enumerate(frame.columns)
@@ -158,8 +140,6 @@ def _load_data(
             (path, now, now),
         )
         return int(cursor.rowcount)
-    finally:
-        os.unlink(path)
 
 
 def _mysql_coalesce(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
@@ -200,37 +180,20 @@ def _write_postgres(
     sets.append('"updated_at" = EXCLUDED."updated_at"')
     rows = rows.assign(created_at=now, updated_at=now)
     names = ", ".join(f'"{c}"' for c in rows.columns)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    with _transaction(engine) as cursor:
         cursor.execute(
             f'CREATE TEMP TABLE "{stage}" ON COMMIT DROP AS '
             f'SELECT {names} FROM "{table.name}" WITH NO DATA'
         )
-        handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".csv")
-        os.close(handle)
-        try:
-            pacsv.write_csv(
-                _for_text(rows),
-                path,
-                pacsv.WriteOptions(include_header=False),
+        csv = pacsv.WriteOptions(include_header=False)
+        with _csv_file(rows, csv) as path, open(path, "rb") as source:
+            cursor.copy_expert(
+                f"COPY \"{stage}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '')", source
             )
-            with open(path, "rb") as source:
-                cursor.copy_expert(
-                    f"COPY \"{stage}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '')", source
-                )
-        finally:
-            os.unlink(path)
         cursor.execute(
             f'INSERT INTO "{table.name}" AS t ({names}) SELECT {names} FROM "{stage}" '
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
         )
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
 
 
 # --- SQLite -----------------------------------------------------------------------------
@@ -247,12 +210,25 @@ def _write_sqlite(
         f"{', '.join([*sets, 'updated_at = excluded.updated_at'])}"
     )
     stamp = now.strftime(SQLITE_DATETIME)
+    with _transaction(engine) as cursor:
+        for batch in _batches(rows, stamp, datetime_format=SQLITE_DATETIME):
+            cursor.executemany(sql, batch)
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor in one transaction: committed on success, rolled back on any error."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        for batch in _batches(rows, stamp, datetime_format=SQLITE_DATETIME):
-            cursor.executemany(sql, batch)
-        raw.commit()
+        try:
+            yield cursor
+            raw.commit()
+        finally:
+            cursor.close()
     except BaseException:
         raw.rollback()
         raise
@@ -260,7 +236,16 @@ def _write_sqlite(
         raw.close()
 
 
-# --- shared -----------------------------------------------------------------------------
+@contextmanager
+def _csv_file(frame: pd.DataFrame, options: pacsv.WriteOptions) -> Iterator[str]:
+    """``frame`` written by Arrow's CSV writer to a private temporary file (under /tmp)."""
+    handle, path = tempfile.mkstemp(prefix="coinfill-", suffix=".csv")
+    os.close(handle)
+    try:
+        pacsv.write_csv(_for_text(frame), path, options)
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def _columns(*frames: pd.DataFrame) -> pd.Index:

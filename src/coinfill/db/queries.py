@@ -49,24 +49,24 @@ def lookback_start_ms(engine: Engine, symbols: Sequence[str], start_ms: int, row
     """Earliest timestamp that gives every symbol ``rows`` rows of history before ``start_ms``.
 
     A symbol with fewer rows contributes its first row, so its computation is exactly a
-    full-history one.
+    full-history one. One round trip: a scalar subquery per symbol, each an index-only
+    ``LIMIT 1 OFFSET rows-1`` (a ROW_NUMBER() window over the history is ~10x slower).
     """
-    earliest = start_ms
+    if not symbols:
+        return start_ms
+    firsts = []
+    for symbol in symbols:
+        before = select(P.c.timestamp).where(P.c.symbol == symbol, P.c.timestamp < start_ms)
+        nth = before.order_by(P.c.timestamp.desc()).limit(1).offset(rows - 1).scalar_subquery()
+        first = (
+            select(func.min(P.c.timestamp))
+            .where(P.c.symbol == symbol, P.c.timestamp < start_ms)
+            .scalar_subquery()
+        )
+        firsts.append(func.coalesce(nth, first))
     with engine.connect() as conn:
-        for symbol in symbols:
-            before = select(P.c.timestamp).where(P.c.symbol == symbol, P.c.timestamp < start_ms)
-            nth = conn.execute(
-                before.order_by(P.c.timestamp.desc()).limit(1).offset(rows - 1)
-            ).scalar()
-            if nth is None:
-                nth = conn.execute(
-                    select(func.min(P.c.timestamp)).where(
-                        P.c.symbol == symbol, P.c.timestamp < start_ms
-                    )
-                ).scalar()
-            if nth is not None:
-                earliest = min(earliest, int(nth))
-    return earliest
+        found = conn.execute(select(*firsts)).one()
+    return min([start_ms, *(int(value) for value in found if value is not None)])
 
 
 def price_rows(
