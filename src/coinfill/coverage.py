@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from coinfill.db.coverage import TIME_COLUMNS, table_counts, technical_counts
+from coinfill.db.coverage import table_counts, technical_counts
 from coinfill.errors import InputError
 from coinfill.indicators import WARMUP
 
@@ -85,6 +85,3 @@ def render(rows: Sequence[ColumnCoverage], before: Sequence[ColumnCoverage] | No
                 f"{row.non_null:,} | {fmt_percent(old_pct)} → {fmt_percent(row.percent)} |"
             )
     return "\n".join(lines)
-
-
-__all__ = ["TABLES", "TARGETS", "TIME_COLUMNS", "ColumnCoverage", "measure", "render"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from coinfill.technical import SymbolReport
@@ -65,7 +64,3 @@ class RunSummary:
         notes = [r for r in self.reports if r.reason]
         lines += [f"- {r.symbol}: {r.reason}" for r in notes[:50]]
         return "\n".join(lines)
-
-
-def flatten(reports: Iterable[list[SymbolReport]]) -> list[SymbolReport]:
-    return [report for chunk in reports for report in chunk]

@@ -81,7 +81,3 @@ def _ensure_sqlite_dir(url: URL) -> None:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-def is_mysql(engine: Engine) -> bool:
-    return engine.dialect.name in ("mysql", "mariadb")
