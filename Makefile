@@ -25,8 +25,8 @@ bench: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src flows tests bench
-	$(VENV)/bin/ruff format --check src flows tests bench
+	$(VENV)/bin/ruff check src flows expectations tests bench
+	$(VENV)/bin/ruff format --check src flows expectations tests bench
 	$(VENV)/bin/mypy
 
 clean:

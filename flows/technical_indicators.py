@@ -34,12 +34,16 @@ from coinfill.backfill import Window, chunked, plan_window, symbols_per_chunk
 from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
-from coinfill.errors import BackfillFailedError
+from coinfill.errors import BackfillFailedError, CoverageMissedError
 from coinfill.runs import ChunkFailure, RunSummary
 from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
+from coinfill.validation.report import render
+from expectations.contracts import validate_overrides
+from flows.coverage import measure_coverage, publish_coverage
 
 FLOW_NAME = "technical-indicators"
+SUITE = "technical"
 
 
 def run_name() -> str:
@@ -89,18 +93,29 @@ def technical_indicators(
     symbols: list[str] | None = None,
     max_assets: int = 500,
     dry_run: bool = False,
+    enforce_coverage: bool = True,
+    coverage_targets: dict[str, float] | None = None,
 ) -> RunSummary:
     """Compute technical indicators for ``[start, end)`` or the last ``days`` (0 = all).
 
     Without any of them it runs the scheduled trailing window (``COINFILL_SCHEDULED_DAYS``).
-    ``symbols`` defaults to the active assets, at most ``max_assets``.
+    ``symbols`` defaults to the active assets, at most ``max_assets``. The technical suite
+    measures coverage before and after; a miss after the run fails it unless
+    ``enforce_coverage`` is false. ``coverage_targets`` overrides targets for this run
+    (``{"technical": 99}`` or ``{"technical.sma_50": 90}``), on top of
+    ``COINFILL_COVERAGE_TARGETS``.
     """
     logger = get_run_logger()
     settings = load_settings()
+    targets = {**settings.coverage_targets, **(coverage_targets or {})}
+    validate_overrides(targets)
     now = datetime.now(UTC).replace(tzinfo=None)
     window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
     engine = make_engine(settings.database_url.get_secret_value())
     chosen = resolve_symbols(engine, symbols, max_assets)
+    before = measure_coverage(
+        engine, SUITE, "before", window.start, window.end, chosen, now, targets
+    )
     per_chunk = symbols_per_chunk(
         window,
         minimum=settings.chunk_symbols,
@@ -159,10 +174,30 @@ def technical_indicators(
     )
     create_markdown_artifact(summary.markdown(), key="technical-indicators-summary")
     logger.info("totals: %s", summary.totals)
+    after = (
+        before
+        if dry_run
+        else measure_coverage(
+            engine, SUITE, "after", window.start, window.end, chosen, now, targets
+        )
+    )
+    summary.coverage = render(after, before)
+    missed = publish_coverage(
+        engine,
+        FLOW_NAME,
+        before,
+        after,
+        enforce=enforce_coverage and not dry_run,
+        store=not dry_run,
+        measured_at=datetime.now(UTC).replace(tzinfo=None),
+    )
     if summary.failures:
         raise BackfillFailedError(
             f"{len(summary.failures)} of {len(chunks)} chunks failed after "
             f"{settings.chunk_retries} retries (the other chunks were written): "
             + "; ".join(failure.describe() for failure in summary.failures)
+            + (f" | {missed}" if missed else "")
         )
+    if missed:
+        raise CoverageMissedError(f"{missed} (the rows written stay)")
     return summary

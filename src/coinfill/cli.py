@@ -6,17 +6,21 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from coinfill.backfill import parse_symbols, plan_window
-from coinfill.coverage import TABLES, measure, render
 from coinfill.db.engine import make_engine, safe_url
+from coinfill.db.history import history
 from coinfill.db.migrate import upgrade
 from coinfill.errors import BackfillFailedError, CoinfillError
 from coinfill.settings import Settings, load_settings
+from coinfill.validation.overview import measure_all, render_history, suites_for
+from coinfill.validation.report import render
+from expectations.contracts import CONTRACTS, contract_for
 
 app = typer.Typer(
     help="coinfill: collect, backfill and validate crypto ML data.", no_args_is_help=True
@@ -88,28 +92,53 @@ def run_technical(
         raise _fail(exc, code=1) from None
     except CoinfillError as exc:
         raise _fail(exc) from None
-    out.print(summary.markdown())
+    out.print(summary.markdown(), highlight=False)
+    out.print("\ncoverage before → after:", highlight=False)
+    out.print(summary.coverage, highlight=False)
 
 
 @app.command()
 def coverage(
-    table: Annotated[str, typer.Option(help=f"One of: {', '.join(TABLES)}")] = "technical",
+    table: Annotated[
+        str | None, typer.Option(help=f"One of: {', '.join(CONTRACTS)}; default all")
+    ] = None,
     start: DateOpt = None,
     end: DateOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC,ETH; default all")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    show_history: Annotated[
+        bool, typer.Option("--history", help="Coverage run by run, as the flows stored it.")
+    ] = False,
+    runs: Annotated[int, typer.Option(help="With --history: how many runs.", min=1)] = 10,
+    docs: Annotated[
+        Path | None, typer.Option(help="Also build GX Data Docs (a static site) in this folder.")
+    ] = None,
 ) -> None:
-    """Per column: records, eligible rows, non-null rows and coverage %."""
+    """Coverage per column (non-null ÷ eligible rows) and validity, from the GX suites."""
     settings = _settings()
     try:
-        if start and end and start >= end:
-            raise CoinfillError(f"start {start:%Y-%m-%d} is not before end {end:%Y-%m-%d}")
-        rows = measure(make_engine(settings.database_url.get_secret_value()), table, start, end)
+        names = suites_for(table)
+        engine = make_engine(settings.database_url.get_secret_value())
+        if show_history:
+            tables = [contract_for(name).table for name in names] if table else None
+            rows = history(engine, tables, runs)
+            if as_json:
+                sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+            else:
+                out.print(render_history(rows) if rows else "no coverage stored yet")
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        reports = measure_all(engine, names, start, end, parse_symbols(symbols), now, docs)
     except CoinfillError as exc:
         raise _fail(exc) from None
     if as_json:
-        sys.stdout.write(json.dumps([row.as_dict() for row in rows], indent=2) + "\n")
-    else:
-        out.print(render(rows), highlight=False)
+        sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2, default=str) + "\n")
+        return
+    for report in reports:
+        out.print(f"\n[bold]{report.table}[/bold] ({report.name} suite)")
+        out.print(render(report), highlight=False)
+    if docs is not None:
+        out.print(f"\nData Docs: {(docs / 'index.html').resolve()}")
 
 
 @app.command()
@@ -127,14 +156,12 @@ def demo() -> None:
             f"prices: {loaded.inserted:,} inserted, {loaded.updated:,} updated, "
             f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
         )
-        before = measure(engine, "technical")
         summary = technical_indicators(days=0)
-        after = measure(engine, "technical")
     except CoinfillError as exc:
         raise _fail(exc) from None
     out.print(summary.markdown(), highlight=False)
     out.print(f"\ncoverage of technical_indicators on {safe_url(engine.url)} (before → after):")
-    out.print(render(after, before), highlight=False)
+    out.print(summary.coverage, highlight=False)
 
 
 def main() -> None:

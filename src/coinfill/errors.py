@@ -19,3 +19,7 @@ class DatabaseUnavailableError(CoinfillError):
 
 class BackfillFailedError(CoinfillError):
     """Some chunks of a backfill failed after their retries; the others were written."""
+
+
+class CoverageMissedError(BackfillFailedError):
+    """Coverage after a backfill is under its target (or a validity rule broke); data stays."""

@@ -30,6 +30,8 @@ class RunSummary:
     chunks: int
     reports: list[SymbolReport] = field(default_factory=list)
     failures: list[ChunkFailure] = field(default_factory=list)
+    # The coverage suite's before → after table (markdown), filled at the end of the run.
+    coverage: str = ""
 
     def total(self, name: str) -> int:
         return sum(int(getattr(report, name)) for report in self.reports)

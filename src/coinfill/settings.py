@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     analyze_after_rows: int = Field(
         default=100_000, ge=0, description="ANALYZE TABLE after bulk loads of this many rows."
     )
+    coverage_targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="Coverage targets in percent over the suites' defaults, JSON: "
+        '{"technical": 99, "macro.VIX": 90} (a table, or table.column).',
+    )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

@@ -1,0 +1,200 @@
+"""Coverage targets and validity rules of every table, in one place.
+
+Coverage = non-NULL ÷ eligible rows per column over a backfill's window (DESIGN §6). The
+targets are the old runbook's success criteria — technical ≥ 95 %, macro ≥ 95 %, on-chain
+≥ 40 %, features ≥ 80 % — plus our own for prices (95 %) and sentiment (96 %, the share of
+collected articles the old system scored). They are floors, not goals: the technical
+backfill is expected to reach 100 % of eligible rows.
+
+Users tighten or relax a target per table or column with ``COINFILL_COVERAGE_TARGETS``
+(``{"technical": 99, "macro.VIX": 90}``) or the flows' ``coverage_targets`` parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from coinfill.db.schema import FEATURE_VALUE_COLUMNS, TECHNICAL_COLUMNS
+from coinfill.errors import InputError
+from coinfill.indicators import WARMUP
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """``low ≤ column ≤ high`` (``None`` = open); ``strict_low`` makes it ``low < column``."""
+
+    column: str
+    low: float | None
+    high: float | None
+    strict_low: bool = False
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a table promises: which columns must be filled, how much, and what is valid."""
+
+    name: str
+    table: str
+    keys: tuple[str, ...]
+    time_column: str
+    symbol_column: str | None
+    target: float
+    coverage: tuple[str, ...]
+    # Leading rows of a symbol's price history that cannot have a value (technical only).
+    warmup: Mapping[str, int] = field(default_factory=dict)
+    # Coverage split by a category column: macro measures ``value`` once per indicator.
+    split_by: str | None = None
+    bounds: tuple[Bounds, ...] = ()
+    # (a, b): a ≥ b wherever both are present.
+    ordered: tuple[tuple[str, str], ...] = ()
+    # Rows are expected for every valid price row in the window (a missing row is a miss).
+    rows_follow_prices: bool = False
+
+
+# Plausible ranges per FRED indicator (DESIGN §4); a value outside is a unit or series mix-up.
+MACRO_BOUNDS: dict[str, tuple[float, float]] = {
+    "US_UNEMPLOYMENT": (0.0, 30.0),  # percent
+    "US_INFLATION": (-20.0, 30.0),  # YoY %, units=pc1 (a CPI level near 300 is the old bug)
+    "US_GDP": (-40.0, 40.0),  # real GDP growth, % from a year ago
+    "FEDERAL_FUNDS_RATE": (0.0, 25.0),
+    "10Y_YIELD": (-2.0, 20.0),
+    "VIX": (5.0, 150.0),
+    "DXY": (50.0, 200.0),  # broad dollar index, 2006 = 100
+    "GOLD_PRICE": (100.0, 20_000.0),  # USD per troy ounce
+    "OIL_PRICE": (-100.0, 300.0),  # WTI was −36.98 on 2020-04-20
+}
+
+CONTRACTS: dict[str, Contract] = {
+    "prices": Contract(
+        name="prices",
+        table="price_data_real",
+        keys=("symbol", "timestamp"),
+        time_column="timestamp_iso",
+        symbol_column="symbol",
+        target=95.0,
+        coverage=("current_price", "high_24h", "low_24h", "volume_usd_24h"),
+        bounds=(
+            Bounds("current_price", 0.0, None, strict_low=True, why="prices > 0"),
+            Bounds("volume_usd_24h", 0.0, None, why="volume ≥ 0"),
+        ),
+        ordered=(("high_24h", "low_24h"),),
+    ),
+    "technical": Contract(
+        name="technical",
+        table="technical_indicators",
+        keys=("symbol", "timestamp_iso"),
+        time_column="timestamp_iso",
+        symbol_column="symbol",
+        target=95.0,
+        coverage=TECHNICAL_COLUMNS,
+        warmup={column: WARMUP[column] for column in TECHNICAL_COLUMNS},
+        bounds=(
+            Bounds("rsi_14", 0.0, 100.0, why="RSI is within [0, 100]"),
+            Bounds("current_price", 0.0, None, strict_low=True, why="prices > 0"),
+        ),
+        ordered=(("bollinger_upper", "bollinger_middle"), ("bollinger_middle", "bollinger_lower")),
+        rows_follow_prices=True,
+    ),
+    "macro": Contract(
+        name="macro",
+        table="macro_indicators",
+        keys=("indicator_name", "indicator_date"),
+        time_column="indicator_date",
+        symbol_column=None,
+        target=95.0,
+        coverage=tuple(MACRO_BOUNDS),
+        split_by="indicator_name",
+        bounds=tuple(
+            Bounds(name, low, high, why=f"plausible {name}")
+            for name, (low, high) in MACRO_BOUNDS.items()
+        ),
+    ),
+    "onchain": Contract(
+        name="onchain",
+        table="crypto_onchain_data",
+        keys=("symbol", "metric_date"),
+        time_column="metric_date",
+        symbol_column="symbol",
+        target=40.0,
+        coverage=(
+            "active_addresses_24h",
+            "transaction_count_24h",
+            "exchange_net_flow_24h",
+            "price_volatility_7d",
+        ),
+        bounds=(
+            Bounds("active_addresses_24h", 0.0, None, why="counts ≥ 0"),
+            Bounds("transaction_count_24h", 0.0, None, why="counts ≥ 0"),
+            Bounds("price_volatility_7d", 0.0, None, why="volatility ≥ 0"),
+        ),
+    ),
+    "features": Contract(
+        name="features",
+        table="ml_features_materialized",
+        keys=("symbol", "timestamp_iso"),
+        time_column="timestamp_iso",
+        symbol_column="symbol",
+        target=80.0,
+        coverage=FEATURE_VALUE_COLUMNS,
+        bounds=(
+            Bounds("current_price", 0.0, None, strict_low=True, why="prices > 0"),
+            Bounds("rsi_14", 0.0, 100.0, why="RSI is within [0, 100]"),
+        ),
+    ),
+    "sentiment": Contract(
+        name="sentiment",
+        table="news_articles",
+        keys=("url_hash",),
+        time_column="published_at",
+        symbol_column=None,
+        target=96.0,
+        coverage=("sentiment_score",),
+        bounds=(
+            Bounds("sentiment_score", -1.0, 1.0, why="scores are within [-1, 1]"),
+            Bounds("sentiment_confidence", 0.0, 1.0, why="confidence is within [0, 1]"),
+        ),
+    ),
+}
+
+
+def contract_for(name: str) -> Contract:
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise InputError(f"unknown table '{name}'; choose one of {', '.join(CONTRACTS)}") from None
+
+
+def resolve_targets(contract: Contract, overrides: Mapping[str, float]) -> dict[str, float]:
+    """Target per coverage column: the contract's, then ``table``, then ``table.column`` keys.
+
+    Overrides for other tables are ignored here; unknown tables or columns are an error, so a
+    typo never silently leaves the default in force.
+    """
+    validate_overrides(overrides)
+    targets = {column: contract.target for column in contract.coverage}
+    if contract.name in overrides:
+        targets = dict.fromkeys(targets, float(overrides[contract.name]))
+    for key, value in overrides.items():
+        table, _, column = key.partition(".")
+        if table == contract.name and column:
+            targets[column] = float(value)
+    return targets
+
+
+def validate_overrides(overrides: Mapping[str, float]) -> None:
+    for key, value in overrides.items():
+        table, _, column = key.partition(".")
+        if table not in CONTRACTS:
+            raise InputError(
+                f"coverage target '{key}': unknown table '{table}'; "
+                f"choose one of {', '.join(CONTRACTS)}"
+            )
+        if column and column not in CONTRACTS[table].coverage:
+            raise InputError(
+                f"coverage target '{key}': '{column}' is not a measured column of {table}; "
+                f"choose one of {', '.join(CONTRACTS[table].coverage)}"
+            )
+        if not 0.0 <= float(value) <= 100.0:
+            raise InputError(f"coverage target '{key}' = {value}: must be a percent in [0, 100]")

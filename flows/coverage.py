@@ -1,0 +1,80 @@
+"""Coverage before → after, shared by every backfill flow (DESIGN §6).
+
+A flow calls ``measure_coverage`` before it writes and after, then ``publish_coverage``: the
+numbers go to the coverage history table, a markdown artifact (the runbook's tracking table)
+and a table artifact; if the suite missed after the run and ``enforce`` is on, the run fails
+naming the columns — the rows already written stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from sqlalchemy import Engine
+
+from coinfill.db import history
+from coinfill.validation.gxrun import validate
+from coinfill.validation.report import SuiteReport, render, table_rows
+from expectations.contracts import contract_for
+
+
+@task(name="coverage", task_run_name="coverage-{suite}-{phase}", cache_policy=NO_CACHE)
+def measure_coverage(
+    engine: Engine,
+    suite: str,
+    phase: str,
+    start: datetime | None,
+    end: datetime | None,
+    symbols: Sequence[str] | None,
+    now: datetime,
+    targets: Mapping[str, float] | None = None,
+) -> SuiteReport:
+    """Run the table's Great Expectations suite over the window; ``phase`` names the task."""
+    return validate(engine, contract_for(suite), start, end, symbols, now, targets)
+
+
+def publish_coverage(
+    engine: Engine,
+    flow_name: str,
+    before: SuiteReport,
+    after: SuiteReport,
+    *,
+    enforce: bool,
+    store: bool,
+    measured_at: datetime,
+) -> str | None:
+    """Store and show before → after; return the failure message when the suite missed."""
+    logger = get_run_logger()
+    run_id = str(flow_run.id or f"local-{measured_at:%Y%m%dT%H%M%S}")
+    if store:
+        history.record(engine, run_id, flow_name, "before", before, measured_at)
+        history.record(engine, run_id, flow_name, "after", after, measured_at)
+    window = f"{_day(after.start)} → {_day(after.end)}"
+    markdown = render(after, before)
+    create_markdown_artifact(
+        f"# Coverage of {after.table}, {window}\n\n{markdown}",
+        key=f"{flow_name}-coverage",
+        description=f"{after.name} suite before → after",
+    )
+    create_table_artifact(
+        table_rows(after, before),
+        key=f"{flow_name}-coverage-table",
+        description=f"{after.name} coverage per column, {window}",
+    )
+    logger.info("coverage of %s before → after:\n%s", after.table, markdown)
+    if after.passed:
+        return None
+    message = f"{after.name} suite missed after the run: " + "; ".join(after.misses())
+    if not enforce:
+        logger.warning("%s (report-only: enforce_coverage=false)", message)
+        return None
+    return message
+
+
+def _day(value: datetime | None) -> str:
+    return "…" if value is None else value.isoformat(sep=" ", timespec="minutes")

@@ -1,0 +1,1 @@
+"""Coverage contracts: Great Expectations suites run in the database, results shown and stored."""

@@ -1,0 +1,77 @@
+"""What ``coinfill coverage`` shows: every suite now, the history run by run, Data Docs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from coinfill.db.history import RULE_PREFIX
+from coinfill.db.scopes import table_exists
+from coinfill.errors import InputError
+from coinfill.validation.gxrun import new_context, validate
+from coinfill.validation.report import SuiteReport, fmt_percent
+from expectations.contracts import CONTRACTS, contract_for
+
+
+def suites_for(table: str | None) -> list[str]:
+    """``None`` or ``all`` = every suite; otherwise the one named (an unknown name is an error)."""
+    if table in (None, "all"):
+        return list(CONTRACTS)
+    return [contract_for(table).name]
+
+
+def measure_all(
+    engine: Engine,
+    names: Sequence[str],
+    start: datetime | None,
+    end: datetime | None,
+    symbols: Sequence[str] | None,
+    now: datetime,
+    docs_dir: Path | None = None,
+) -> list[SuiteReport]:
+    """Run each suite whose table exists (when all are asked for, a missing one is skipped)."""
+    if start is not None and end is not None and start >= end:
+        raise InputError(f"start {start:%Y-%m-%d} is not before end {end:%Y-%m-%d}: empty window")
+    context = new_context(docs_dir)
+    reports = []
+    for name in names:
+        contract = contract_for(name)
+        if len(names) > 1 and not table_exists(engine, contract.table):
+            continue
+        reports.append(validate(engine, contract, start, end, symbols, now, context=context))
+    if docs_dir is not None:
+        context.build_data_docs()
+    return reports
+
+
+def render_history(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per run and column: coverage before → after, target, passed."""
+    runs: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if str(row["column_name"]).startswith(RULE_PREFIX):
+            continue
+        key = (str(row["run_id"]), str(row["table_name"]), str(row["column_name"]))
+        runs.setdefault(key, {})[str(row["phase"])] = row
+    head = "| measured (UTC) | flow | run | window | table | column | before → after | target | |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for (run_id, table, column), phases in runs.items():
+        after = phases.get("after") or phases["before"]
+        before = phases.get("before")
+        window = f"{_short(after['window_start'])}..{_short(after['window_end'])}"
+        target = "" if after["target"] is None else f"≥ {after['target']:g} %"
+        mark = {True: "✅", False: "❌", None: ""}[after["passed"]]
+        lines.append(
+            f"| {after['measured_at']:%Y-%m-%d %H:%M} | {after['flow_name']} | {run_id[:8]} "
+            f"| {window} | {table} | {column} "
+            f"| {fmt_percent(before['percent'] if before else None)} → "
+            f"{fmt_percent(after['percent'])} | {target} | {mark} |"
+        )
+    return "\n".join(lines)
+
+
+def _short(value: datetime | None) -> str:
+    return "…" if value is None else f"{value:%Y-%m-%d}"
