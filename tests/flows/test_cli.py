@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -32,14 +33,27 @@ def test_run_technical_then_coverage_json_shows_the_numbers(cli_db: str) -> None
     run = runner.invoke(app, ["run", "technical", "--days", "0", "--symbols", "btc"])
     assert run.exit_code == 0, run.output
     assert "| 1 | 1 | 120 | 120 | 0 | 0 | 0 | 0 |" in run.output
-    shown = runner.invoke(app, ["coverage", "--json"])
+    assert "| sma_50 | 71 | 0 → 71 | – → 100.0 % | ≥ 95 % | ✅ |" in run.output
+    shown = runner.invoke(app, ["coverage", "--table", "technical", "--json"])
     assert shown.exit_code == 0, shown.output
-    rows = {row["column"]: row for row in json.loads(shown.stdout)}
-    assert rows["sma_50"]["records"] == 240  # BTC and ETH prices are the records
-    assert rows["sma_50"]["eligible"] == 2 * (120 - 49)
-    assert rows["sma_50"]["non_null"] == 120 - 49  # only BTC was computed
+    (suite,) = json.loads(shown.stdout)
+    rows = {row["column"]: row for row in suite["columns"]}
+    assert rows["(rows)"]["total"] == 240  # BTC and ETH prices expect indicator rows
+    assert rows["(rows)"]["non_null"] == 120  # only BTC was computed
+    assert rows["sma_50"]["eligible"] == rows["sma_50"]["non_null"] == 120 - 49
     table = runner.invoke(app, ["coverage", "--start", "2017-10-01", "--end", "2017-10-03"])
-    assert "| rsi_14 |" in table.output and "%" in table.output
+    assert "| rsi_14 |" in table.output and "price_data_real" in table.output
+    history = runner.invoke(app, ["coverage", "--history"])
+    assert "| technical-indicators |" in history.output
+    assert "| technical_indicators | (rows) | 0.0 % → 50.0 % | ≥ 95 % | ❌ |" not in history.output
+    assert "| technical_indicators | sma_50 | – → 100.0 % | ≥ 95 % | ✅ |" in history.output
+
+
+def test_coverage_docs_builds_a_static_site(cli_db: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["coverage", "--table", "prices", "--docs", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / "index.html").is_file()
+    assert list((tmp_path / "d" / "validations").rglob("*.html"))
 
 
 @pytest.mark.parametrize(
@@ -49,6 +63,7 @@ def test_run_technical_then_coverage_json_shows_the_numbers(cli_db: str) -> None
         (["run", "technical", "--symbols", "DOGEZ"], "unknown symbol(s): DOGEZ"),
         (["run", "technical", "--start", "2019-01-02", "--end", "2019-01-01"], "is not before end"),
         (["coverage", "--table", "nope"], "unknown table 'nope'"),
+        (["coverage", "--start", "2019-01-02", "--end", "2019-01-02"], "empty window"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(cli_db: str, args: list[str], message: str) -> None:
@@ -71,4 +86,5 @@ def test_demo_loads_real_prices_and_shows_coverage_before_and_after(
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "87,537 inserted" in result.output
-    assert "| sma_50 | 87,537 | 87,292 | 0 | 87,292 | 0.0 % → 100.0 % |" in result.output
+    assert "| sma_50 | 87,292 | 0 → 87,292 | – → 100.0 % | ≥ 95 % | ✅ |" in result.output
+    assert "| (rows) | 87,537 | 0 → 87,537 | 0.0 % → 100.0 % | ≥ 95 % | ✅ |" in result.output
