@@ -73,8 +73,15 @@ def run_technical(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compute and report, write nothing.")
     ] = False,
+    enforce_coverage: Annotated[
+        bool,
+        typer.Option(
+            "--enforce-coverage/--no-enforce-coverage",
+            help="Fail the run when coverage after it misses its target.",
+        ),
+    ] = True,
 ) -> None:
-    """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger)."""
+    """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger), coverage checked."""
     from flows.technical_indicators import technical_indicators
 
     try:  # check the request before Prefect starts, so a typo fails fast and plainly
@@ -87,6 +94,7 @@ def run_technical(
             symbols=symbol_list,
             max_assets=max_assets,
             dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
         )
     except BackfillFailedError as exc:
         raise _fail(exc, code=1) from None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from coinfill.cli import app
 from coinfill.db.engine import make_engine
+from coinfill.db.schema import technical_indicators
 from tests.helpers import real_prices, store_prices
 
 runner = CliRunner()
@@ -88,3 +91,21 @@ def test_demo_loads_real_prices_and_shows_coverage_before_and_after(
     assert "87,537 inserted" in result.output
     assert "| sma_50 | 87,292 | 0 → 87,292 | – → 100.0 % | ≥ 95 % | ✅ |" in result.output
     assert "| (rows) | 87,537 | 0 → 87,537 | 0.0 % → 100.0 % | ≥ 95 % | ✅ |" in result.output
+
+
+def test_a_coverage_miss_exits_1_unless_report_only(cli_db: str) -> None:
+    with make_engine(cli_db).begin() as conn:  # rows without prices or values: a real gap
+        for day in range(1, 21):
+            conn.execute(
+                insert(technical_indicators).values(
+                    symbol="BTC", timestamp_iso=datetime(2019, 6, day), current_price=1.0
+                )
+            )
+    failed = runner.invoke(app, ["run", "technical", "--days", "0", "--symbols", "BTC"])
+    assert failed.exit_code == 1
+    assert "technical suite missed after the run: sma_20" in failed.output.replace("\n", "")
+    reported = runner.invoke(
+        app, ["run", "technical", "--days", "0", "--symbols", "BTC", "--no-enforce-coverage"]
+    )
+    assert reported.exit_code == 0, reported.output
+    assert "| ❌ |" in reported.output
