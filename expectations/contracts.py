@@ -52,6 +52,11 @@ class Contract:
     # Rows are expected for every valid price row in the window (a missing row is a miss).
     rows_follow_prices: bool = False
 
+    @property
+    def warmup_lengths(self) -> list[int]:
+        """The distinct non-zero warm-ups, ascending: one cut-off per symbol for each."""
+        return sorted({w for w in self.warmup.values() if w})
+
 
 # Plausible ranges per FRED indicator (DESIGN §4); a value outside is a unit or series mix-up.
 MACRO_BOUNDS: dict[str, tuple[float, float]] = {

@@ -203,7 +203,7 @@ def _cutoffs_in_window(
 
     ``None`` means the symbol's history never gets past that warm-up.
     """
-    warmups = sorted({w for w in contract.warmup.values() if w})
+    warmups = contract.warmup_lengths
     needed: dict[str, dict[int, datetime | None]] = {}
     for symbol, times in cutoffs.items():
         firsts = {w: (times[w] if w < len(times) else None) for w in warmups}
@@ -216,7 +216,7 @@ def _cutoff_table(
     engine: Engine, contract: Contract, needed: Mapping[str, Mapping[int, datetime | None]]
 ) -> FromClause:
     never = datetime(9999, 12, 31)
-    warmups = sorted({w for w in contract.warmup.values() if w})
+    warmups = contract.warmup_lengths
     rows = [
         select(
             literal(symbol).label("symbol"),
