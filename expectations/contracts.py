@@ -51,6 +51,10 @@ class Contract:
     ordered: tuple[tuple[str, str], ...] = ()
     # Rows are expected for every valid price row in the window (a missing row is a miss).
     rows_follow_prices: bool = False
+    # Rows are expected on a calendar the caller gives (macro: each series' publication dates).
+    rows_follow_calendar: bool = False
+    # A boolean column saying the source itself has no value for the row: not eligible.
+    no_value_flag: str | None = None
 
     @property
     def warmup_lengths(self) -> list[int]:
@@ -111,6 +115,8 @@ CONTRACTS: dict[str, Contract] = {
         target=95.0,
         coverage=tuple(MACRO_BOUNDS),
         split_by="indicator_name",
+        rows_follow_calendar=True,
+        no_value_flag="missing_at_source",
         bounds=tuple(
             Bounds(name, low, high, why=f"plausible {name}")
             for name, (low, high) in MACRO_BOUNDS.items()

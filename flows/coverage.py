@@ -9,7 +9,7 @@ naming the columns — the rows already written stay.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from coinfill.db import history
 from coinfill.validation.gxrun import validate
 from coinfill.validation.report import SuiteReport, render, table_rows
-from expectations.contracts import contract_for
+from expectations.contracts import Contract, contract_for
 
 
 @task(name="coverage", task_run_name="coverage-{suite}-{phase}", cache_policy=NO_CACHE)
@@ -33,9 +33,24 @@ def measure_coverage(
     symbols: Sequence[str] | None,
     now: datetime,
     targets: Mapping[str, float] | None = None,
+    contract: Contract | None = None,
+    calendar_dates: Mapping[str, Sequence[date]] | None = None,
 ) -> SuiteReport:
-    """Run the table's Great Expectations suite over the window; ``phase`` names the task."""
-    return validate(engine, contract_for(suite), start, end, symbols, now, targets)
+    """Run the table's Great Expectations suite over the window; ``phase`` names the task.
+
+    ``contract`` replaces the suite's default (macro: the indicators of this run) and
+    ``calendar_dates`` gives a calendar suite its expected dates.
+    """
+    return validate(
+        engine,
+        contract or contract_for(suite),
+        start,
+        end,
+        symbols,
+        now,
+        targets,
+        calendar_dates=calendar_dates,
+    )
 
 
 def publish_coverage(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, date, datetime
-from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
@@ -25,7 +24,6 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
-from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
@@ -41,22 +39,13 @@ from coinfill.technical import SymbolReport, backfill_chunk
 from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
 from flows.coverage import measure_coverage, publish_coverage
+from flows.naming import run_namer
 
 FLOW_NAME = "technical-indicators"
 SUITE = "technical"
 
 
-def run_name() -> str:
-    """``technical-365d``, ``technical-all``, ``technical-2024-01-01..2024-02-01``."""
-    params: dict[str, Any] = flow_run.parameters
-    days, start, end = params.get("days"), params.get("start"), params.get("end")
-    if days is not None:
-        label = "all" if days == 0 else f"{days}d"
-    elif start is not None or end is not None:
-        label = f"{start or '…'}..{end or '…'}"
-    else:
-        label = "scheduled"
-    return f"technical-{label}{'-dry-run' if params.get('dry_run') else ''}"
+run_name = run_namer("technical")
 
 
 @task(name="technical-chunk", cache_policy=NO_CACHE)

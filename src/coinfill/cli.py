@@ -105,6 +105,48 @@ def run_technical(
     out.print(summary.coverage, highlight=False)
 
 
+@run_app.command("macro")
+def run_macro(
+    days: Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")] = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    indicators: Annotated[
+        str | None, typer.Option(help="e.g. VIX,US_INFLATION; default: every indicator")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (requests, time), write nothing.")
+    ] = False,
+    enforce_coverage: Annotated[
+        bool,
+        typer.Option(
+            "--enforce-coverage/--no-enforce-coverage",
+            help="Fail the run when coverage after it misses its target.",
+        ),
+    ] = True,
+) -> None:
+    """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
+    from flows.macro_indicators import macro_indicators
+
+    try:
+        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
+        names = [n for n in (indicators or "").split(",") if n.strip()] or None
+        summary = macro_indicators(
+            days=days,
+            start=start,
+            end=end,
+            indicators=names,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        )
+    except BackfillFailedError as exc:
+        raise _fail(exc, code=1) from None
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    out.print(summary.markdown(), highlight=False)
+    out.print("\ncoverage before → after:", highlight=False)
+    out.print(summary.coverage, highlight=False)
+
+
 @app.command()
 def coverage(
     table: Annotated[

@@ -7,7 +7,7 @@ nothing below an entry point reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +62,36 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Coverage targets in percent over the suites' defaults, JSON: "
         '{"technical": 99, "macro.VIX": 90} (a table, or table.column).',
+    )
+    fred_api_key: SecretStr | None = Field(
+        default=None,
+        description="FRED API key for local runs; production loads the Prefect Secret block "
+        "named by COINFILL_FRED_API_KEY_BLOCK first.",
+    )
+    fred_api_key_block: str = Field(
+        default="fred-api-key", description="Prefect Secret block holding the FRED API key."
+    )
+    fred_base_url: str = Field(default="https://api.stlouisfed.org")
+    fred_requests_per_second: float = Field(default=1.0, gt=0, le=10)
+    fred_timeout_seconds: float = Field(default=30.0, gt=0)
+    rate_limiter: Literal["auto", "local", "prefect"] = Field(
+        default="auto",
+        description="auto: a Prefect global concurrency limit per provider when the server "
+        "has one, else a local token bucket; prefect: require the global limit; local: never.",
+    )
+    macro_series: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Macro series added to or overriding the built-in catalogue, JSON keyed by "
+        'indicator: {"US_M2": {"series_id": "M2SL", "frequency": "monthly", "lag_days": 30}}.',
+    )
+    macro_scheduled_days: int = Field(
+        default=60, ge=1, description="Window of the scheduled (hourly) macro run."
+    )
+    macro_revision_days: int = Field(
+        default=30,
+        ge=0,
+        description="Beyond its publication lag, how far back a series is re-read each run "
+        "because FRED may still revise it.",
     )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."

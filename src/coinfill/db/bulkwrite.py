@@ -282,7 +282,7 @@ def _batches(
             elif pd.api.types.is_datetime64_any_dtype(series):
                 values = np.array(series.dt.to_pydatetime(), dtype=object)
             else:
-                values = series.to_numpy(dtype=object)
+                values = series.to_numpy(dtype=object, copy=True)
             values[pd.isna(series).to_numpy()] = None
             columns.append(values)
         yield [(*row, stamp, stamp) for row in zip(*columns, strict=True)]

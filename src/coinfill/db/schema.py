@@ -99,13 +99,16 @@ macro_indicators = Table(
     _id(),
     Column("indicator_name", String(64), nullable=False),
     Column("indicator_date", Date, nullable=False, comment="observation date"),
-    Column("value", Double),
+    Column("value", Double, comment="latest value FRED has for the date"),
+    Column("first_value", Double, comment="the value as first released"),
     Column("series_id", String(64)),
     Column("units", String(32)),
     Column("frequency", String(16)),
     Column("data_source", String(32)),
-    # Point-in-time: when the value became known (FRED realtime_start of its first release).
+    # Point-in-time (coinfill.macro.rows): first release known at, latest value known at.
     Column("published_at", DateTime),
+    Column("value_known_at", DateTime),
+    Column("missing_at_source", Boolean, comment="FRED lists the date as '.' (a holiday)"),
     *_audit(),
     UniqueConstraint("indicator_name", "indicator_date", name="uq_macro_indicators_name_date"),
 )

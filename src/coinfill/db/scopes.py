@@ -180,9 +180,9 @@ def _scope(
     query = select(*columns).select_from(source)
     time_column = t.c[contract.time_column]
     if start is not None:
-        query = query.where(time_column >= _bound(time_column.type, start))
+        query = query.where(time_column >= time_bound(time_column.type, start))
     if end is not None:
-        query = query.where(time_column < _bound(time_column.type, end, upper=True))
+        query = query.where(time_column < time_bound(time_column.type, end, upper=True))
     if symbols is not None and contract.symbol_column:
         query = query.where(t.c[contract.symbol_column].in_(list(symbols)))
     return query
@@ -239,7 +239,7 @@ def _time_literal(engine: Engine, value: datetime) -> ColumnElement[Any]:
     return cast(literal(value.isoformat(sep=" ")), DateTime)
 
 
-def _bound(kind: object, value: datetime, *, upper: bool = False) -> date | datetime:
+def time_bound(kind: object, value: datetime, *, upper: bool = False) -> date | datetime:
     if isinstance(kind, Date) and not isinstance(kind, DateTime):
         # A day is inside [start, end) when it starts inside it; an end within a day keeps it.
         if upper and value.time() != time(0):

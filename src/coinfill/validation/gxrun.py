@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -30,6 +30,7 @@ from great_expectations.data_context.types.base import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from coinfill.db.calendar_scope import calendar_scope_sql, create_calendar, drop_calendar
 from coinfill.db.scopes import (
     create_view,
     drop_view,
@@ -81,8 +82,13 @@ def validate(
     now: datetime,
     target_overrides: Mapping[str, float] | None = None,
     context: Any = None,
+    calendar_dates: Mapping[str, Sequence[date]] | None = None,
 ) -> SuiteReport:
-    """Coverage and validity of ``contract``'s table over ``[start, end)`` and ``symbols``."""
+    """Coverage and validity of ``contract``'s table over ``[start, end)`` and ``symbols``.
+
+    A contract whose rows follow a calendar (macro) needs ``expected``: per category, the dates
+    that should have a row, as ``calendar_dates`` (see ``coinfill.macro.coverage``).
+    """
     if not table_exists(engine, contract.table):
         raise InputError(
             f"table {contract.table} does not exist yet in this database; "
@@ -103,7 +109,8 @@ def validate(
         expected = valid_price_rows(engine, start, end, computable)
         row_target = float((target_overrides or {}).get(contract.name, contract.target))
         parameters[MIN_ROWS] = math.ceil(expected * row_target / 100.0)
-    query = scope_sql(engine, contract, start, end, symbols, cutoffs)
+    if contract.rows_follow_calendar and calendar_dates is None:
+        raise ValueError(f"the {contract.name} suite needs its calendar of expected dates")
     key = enforced_unique_key(engine, contract.table, contract.keys)
     context = context or new_context()
     suite = context.suites.add(build_suite(contract, targets, check_unique=key is None))
@@ -111,16 +118,24 @@ def validate(
     sources = context.data_sources
     add = sources.add_sqlite if engine.dialect.name == "sqlite" else sources.add_sql
     source = add(f"coinfill-{contract.name}", connection_string=url)
-    view = f"coinfill_gx_{contract.name}_{uuid4().hex[:10]}"
+    suffix = uuid4().hex[:10]
+    view, calendar = f"coinfill_gx_{contract.name}_{suffix}", None
     try:
-        create_view(engine, view, query)
-        asset = source.add_table_asset(contract.table, table_name=view)
-    except DBAPIError as exc:
-        # Without CREATE VIEW GX still works on the query, but reads the whole result once to
-        # learn its column names (GX 1.x's reflection fallback for text queries).
-        logger.warning("cannot create view %s (%s); validating through a query", view, exc.orig)
-        view, asset = "", source.add_query_asset(contract.table, query=query)
-    try:
+        if calendar_dates is not None and contract.rows_follow_calendar:
+            calendar = create_calendar(
+                engine, f"coinfill_gx_cal_{suffix}", contract, calendar_dates
+            )
+            query = calendar_scope_sql(engine, contract, calendar, start, end)
+        else:
+            query = scope_sql(engine, contract, start, end, symbols, cutoffs)
+        try:
+            create_view(engine, view, query)
+            asset = source.add_table_asset(contract.table, table_name=view)
+        except DBAPIError as exc:
+            # Without CREATE VIEW GX still works on the query, but reads the whole result once
+            # to learn its column names (GX 1.x's reflection fallback for text queries).
+            logger.warning("cannot create view %s (%s); validating through a query", view, exc.orig)
+            view, asset = "", source.add_query_asset(contract.table, query=query)
         batch = asset.add_batch_definition_whole_table("window")
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"coinfill.{contract.name}", data=batch, suite=suite)
@@ -132,6 +147,8 @@ def validate(
     finally:
         if view:
             drop_view(engine, view)
+        if calendar is not None:
+            drop_calendar(engine, calendar)
     report = _report(contract, start, end, result, targets, (expected, row_target), examples)
     if key is not None:
         rows = report.columns[0].non_null if contract.rows_follow_prices else 0

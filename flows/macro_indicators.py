@@ -1,0 +1,184 @@
+"""Flow ``macro-indicators``: US macro series from FRED into ``macro_indicators``.
+
+    prefect deployment run 'macro-indicators/backfill' --param days=730
+    coinfill run macro --days 730               # the same flow, in-process
+    coinfill run macro --dry-run                # the plan only: series, requests, time
+
+Gap-driven: it reads what is stored, plans one request per series that has gaps or a trailing
+window FRED may still revise, and fetches only those — at ≤ 1 request/s shared by every run
+(Prefect global concurrency limit ``fred``, or a local token bucket). The macro suite measures
+coverage before and after; a miss, or a series that failed, fails the run (stored rows stay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from coinfill.backfill import Window, plan_window
+from coinfill.db.engine import make_engine
+from coinfill.db.macro import stored_dates
+from coinfill.errors import BackfillFailedError, ConfigurationError, CoverageMissedError
+from coinfill.macro.catalog import catalog, choose
+from coinfill.macro.collect import MacroRunSummary, SeriesResult, collect_series
+from coinfill.macro.coverage import coverage_calendar, macro_contract
+from coinfill.macro.plan import SeriesPlan, plan_all
+from coinfill.secrets import resolve_secret
+from coinfill.settings import Settings, load_settings
+from coinfill.sources.fred import FredClient
+from coinfill.sources.ratelimit import make_limiter
+from coinfill.validation.report import SuiteReport, render
+from expectations.contracts import validate_overrides
+from flows.coverage import measure_coverage, publish_coverage
+from flows.naming import run_namer
+
+FLOW_NAME = "macro-indicators"
+SUITE = "macro"
+BAD_KEY = "api_key"  # FRED's 400 message for a wrong or missing key names the variable
+
+
+@task(name="fred-series", task_run_name="fred-{indicator}", cache_policy=NO_CACHE)
+def fetch_series(
+    indicator: str, client: FredClient, engine: Engine, plan: SeriesPlan, now: datetime
+) -> SeriesResult:
+    return collect_series(client, engine, plan, now)
+
+
+@flow(name=FLOW_NAME, flow_run_name=run_namer("macro"), validate_parameters=True)
+def macro_indicators(
+    days: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    indicators: list[str] | None = None,
+    dry_run: bool = False,
+    enforce_coverage: bool = True,
+    coverage_targets: dict[str, float] | None = None,
+) -> MacroRunSummary:
+    """Collect FRED series for ``[start, end)`` or the last ``days`` (0 = all history).
+
+    Without any of them it runs the scheduled window (``COINFILL_MACRO_SCHEDULED_DAYS``).
+    ``indicators`` picks a subset by name (``["VIX", "US_INFLATION"]``); ``dry_run`` publishes
+    the plan and writes nothing; ``enforce_coverage=false`` makes a coverage miss a warning.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    targets = {**settings.coverage_targets, **(coverage_targets or {})}
+    validate_overrides(targets)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    window = plan_window(days, start, end, now=now, default_days=settings.macro_scheduled_days)
+    chosen = choose(catalog(settings.macro_series), indicators)
+    engine = make_engine(settings.database_url.get_secret_value())
+    first_day, end_day = window_days(window)
+    names = [s.indicator_name for s in chosen]
+    plan = plan_all(
+        chosen,
+        stored_dates(engine, names, first_day, end_day),
+        first_day,
+        end_day,
+        now.date(),
+        revision_days=settings.macro_revision_days,
+        requests_per_second=settings.fred_requests_per_second,
+    )
+    contract = macro_contract(chosen)
+
+    def coverage(phase: str) -> SuiteReport:
+        calendar = coverage_calendar(engine, chosen, window.start, window.end, now)
+        return measure_coverage(
+            engine, SUITE, phase, window.start, window.end, None, now, targets, contract, calendar
+        )
+
+    before = coverage("before")
+    summary = MacroRunSummary(window.label, dry_run, plan.markdown(window.label))
+    summary.notes += plan.notes
+    create_markdown_artifact(summary.plan, key="macro-indicators-plan")
+    logger.info("plan:\n%s", summary.plan)
+    if not dry_run and plan.requests:
+        summary.results = _collect(settings, engine, plan.series, now)
+    after = before if dry_run else coverage("after")
+    summary.coverage = render(after, before)
+    if summary.results:
+        create_table_artifact(
+            [r.as_row() for r in summary.results],
+            key="macro-indicators-series",
+            description=f"per series, window {window.label}",
+        )
+    create_markdown_artifact(summary.markdown(), key="macro-indicators-summary")
+    missed = publish_coverage(
+        engine,
+        FLOW_NAME,
+        before,
+        after,
+        enforce=enforce_coverage and not dry_run,
+        store=not dry_run,
+        measured_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    if summary.failed:
+        raise BackfillFailedError(
+            f"{len(summary.failed)} of {len(summary.results)} series failed (the others were "
+            "written): "
+            + "; ".join(f"{r.indicator}: {r.error}" for r in summary.failed)
+            + (f" | {missed}" if missed else "")
+        )
+    if missed:
+        raise CoverageMissedError(f"{missed} (the rows written stay)")
+    return summary
+
+
+def _collect(
+    settings: Settings, engine: Engine, plans: Sequence[SeriesPlan], now: datetime
+) -> list[SeriesResult]:
+    """Fetch each planned series in turn (the rate limit makes parallel requests pointless)."""
+    logger = get_run_logger()
+    api_key = resolve_secret(
+        "FRED API key",
+        block=settings.fred_api_key_block,
+        env=settings.fred_api_key,
+        env_name="COINFILL_FRED_API_KEY",
+    )
+    limiter = make_limiter("fred", settings.fred_requests_per_second, settings.rate_limiter)
+    logger.info("FRED rate limit: %s", limiter.describe())
+    todo = [p for p in plans if p.fetch]
+    progress = create_progress_artifact(0.0, description="macro-indicators: series fetched")
+    results: list[SeriesResult] = []
+    with FredClient(
+        api_key,
+        settings.fred_base_url,
+        limiter,
+        timeout=settings.fred_timeout_seconds,
+    ) as client:
+        for done, plan in enumerate(todo, start=1):
+            name = plan.series.indicator_name
+            state = fetch_series(name, client, engine, plan, now, return_state=True)
+            if state.is_completed():
+                results.append(state.result())
+            else:
+                error = state.message or "failed"
+                results.append(SeriesResult(name, plan.series.series_id or "", error=error))
+                if BAD_KEY in error:
+                    raise ConfigurationError(
+                        f"{error} — check the Prefect Secret block "
+                        f"'{settings.fred_api_key_block}' or COINFILL_FRED_API_KEY"
+                    )
+            if isinstance(progress, UUID):
+                update_progress_artifact(progress, 100.0 * done / len(todo))
+    return results
+
+
+def window_days(window: Window) -> tuple[date | None, date | None]:
+    """The window as observation days: ``[first day, end day)``; a partial end day counts."""
+    first = window.start.date() if window.start is not None else None
+    if window.end is None:
+        return first, None
+    extra = timedelta(days=0 if window.end.time() == time(0) else 1)
+    return first, window.end.date() + extra

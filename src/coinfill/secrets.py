@@ -1,0 +1,55 @@
+"""Secrets in one order: explicit value → Prefect Secret block → environment → none.
+
+In production the FRED key is a Prefect Secret block (Terraform writes it, write-only); a
+laptop sets ``COINFILL_FRED_API_KEY``. Block lookups need a Prefect server; without one, or
+without the block, the environment value is used. The value is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import SecretStr
+
+from coinfill.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_secret(
+    what: str,
+    *,
+    explicit: str | None = None,
+    block: str | None = None,
+    env: SecretStr | None = None,
+    env_name: str = "",
+) -> str:
+    """The secret's value, or a :class:`ConfigurationError` naming every place looked at."""
+    if explicit:
+        return explicit
+    if block:
+        value = _from_block(block)
+        if value:
+            return value
+    if env is not None and env.get_secret_value():
+        return env.get_secret_value()
+    raise ConfigurationError(
+        f"no {what}: set the Prefect Secret block '{block}' (production) or {env_name} (local runs)"
+    )
+
+
+def _from_block(name: str) -> str | None:
+    from prefect.blocks.system import Secret
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return None
+    try:
+        secret = Secret.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError:  # "Unable to find block document named ..."
+        return None
+    except Exception as exc:  # an unreachable server: say so, then use the environment
+        log.warning("could not read Prefect Secret block '%s': %s", name, type(exc).__name__)
+        return None
+    value = secret.get()  # type: ignore[union-attr]
+    return value if isinstance(value, str) and value else None

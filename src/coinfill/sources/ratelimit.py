@@ -1,0 +1,138 @@
+"""Request rate limits per provider: one budget for every client of a provider.
+
+With a Prefect server configured and a global concurrency limit named after the provider
+(``fred``: limit 1, slot decay 1/s — Terraform or ``make up`` creates it), every run on every
+worker draws from the same budget through ``rate_limit(name, strict=True)``. Without one, a
+token bucket shared by the clients of this process holds the rate; a second process on the
+same key would then not see it, which is why production uses the global limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from coinfill.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+LimiterMode = Literal["auto", "local", "prefect"]
+
+
+class RateLimiter(Protocol):
+    """Blocks until one more request may go out."""
+
+    def acquire(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` requests per second with bursts of ``burst``; thread-safe.
+
+    A caller reserves its slot under the lock and sleeps outside it, so waiting threads are
+    served in order and never all wake at once. ``clock``/``sleep`` are injectable for tests.
+    """
+
+    rate: float
+    burst: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _tokens: float = field(init=False)
+    _updated: float = field(init=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ConfigurationError(f"rate limit must be > 0/s with a burst ≥ 1, got {self}")
+        self._tokens = self.burst
+        self._updated = self.clock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)
+
+    def describe(self) -> str:
+        return f"local token bucket, {self.rate:g} request(s)/s (this process only)"
+
+
+@dataclass(frozen=True)
+class PrefectRateLimit:
+    """A Prefect global concurrency limit with slot decay: shared by every run and worker."""
+
+    name: str
+
+    def acquire(self) -> None:
+        from prefect.concurrency.sync import rate_limit
+
+        rate_limit(self.name, occupy=1, strict=True)
+
+    def describe(self) -> str:
+        return f"Prefect global concurrency limit '{self.name}' (shared across runs)"
+
+
+_BUCKETS: dict[tuple[str, float, float], TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def local_bucket(name: str, rate: float, burst: float = 1.0) -> TokenBucket:
+    """The process-wide bucket of a provider: every client of ``name`` shares it."""
+    with _BUCKETS_LOCK:
+        key = (name, rate, burst)
+        if key not in _BUCKETS:
+            _BUCKETS[key] = TokenBucket(rate, burst)
+        return _BUCKETS[key]
+
+
+def make_limiter(name: str, rate: float, mode: LimiterMode = "auto") -> RateLimiter:
+    """The limiter for provider ``name``: Prefect's global limit if configured, else local.
+
+    ``prefect`` insists on the global limit (a missing one is a configuration error);
+    ``auto`` uses it when the server has it and otherwise says why it falls back.
+    """
+    if mode == "local":
+        return local_bucket(name, rate)
+    problem = _global_limit_problem(name)
+    if problem is None:
+        return PrefectRateLimit(name)
+    hint = (
+        f"create it with `prefect gcl create {name} --limit 1 "
+        f"--slot-decay-per-second {rate:g}` (Terraform does in production)"
+    )
+    if mode == "prefect":
+        raise ConfigurationError(f"rate limit '{name}': {problem}; {hint}")
+    log.info("rate limit '%s': %s; using a local token bucket (%s)", name, problem, hint)
+    return local_bucket(name, rate)
+
+
+def _global_limit_problem(name: str) -> str | None:
+    """Why the global limit ``name`` cannot be used, or ``None`` when it can."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return "no Prefect server is configured (PREFECT_API_URL)"
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        return f"the Prefect server has no global concurrency limit '{name}'"
+    except Exception as exc:  # an unreachable server must not stop a local run
+        return f"the Prefect server could not be asked ({type(exc).__name__}: {exc})"
+    if not limit.active:
+        return f"the global concurrency limit '{name}' is inactive"
+    if not limit.slot_decay_per_second:
+        return f"the global concurrency limit '{name}' has no slot decay, so it is no rate"
+    return None
