@@ -178,7 +178,9 @@ def coverage(
                 out.print(render_history(rows) if rows else "no coverage stored yet")
             return
         now = datetime.now(UTC).replace(tzinfo=None)
-        reports = measure_all(engine, names, start, end, parse_symbols(symbols), now, docs)
+        reports = measure_all(
+            engine, names, start, end, parse_symbols(symbols), now, docs, settings.macro_series
+        )
     except CoinfillError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -177,22 +177,52 @@ def test_duplicate_keys_are_found_when_the_database_does_not_enforce_them(
     assert all(e["symbol"] == "BTC" for e in examples)
 
 
-def test_macro_bounds_per_indicator_and_coverage_per_series(db: Engine) -> None:
+def test_macro_coverage_follows_each_series_calendar_and_bounds_check_every_row(
+    db: Engine,
+) -> None:
     rows = [
-        ("US_UNEMPLOYMENT", date(2024, 1, 1), 4.1),
-        ("US_UNEMPLOYMENT", date(2024, 2, 1), 55.0),  # a unit mix-up
-        ("OIL_PRICE", date(2020, 4, 20), -36.98),  # really happened
-        ("VIX", date(2024, 1, 2), None),
+        ("US_UNEMPLOYMENT", date(2024, 1, 1), 4.1, False),
+        ("US_UNEMPLOYMENT", date(2024, 2, 1), 55.0, False),  # a unit mix-up
+        ("OIL_PRICE", date(2020, 4, 20), -36.98, False),  # really happened
+        ("VIX", date(2024, 1, 2), None, False),  # a gap
+        ("VIX", date(2024, 1, 3), None, True),  # FRED lists "." (a holiday): not eligible
     ]
-    for name, day, value in rows:
-        _insert(db, macro_indicators, indicator_name=name, indicator_date=day, value=value)
-    report = validate(db, contract_for("macro"), None, None, None, NOW)
+    for name, day, value, missing in rows:
+        _insert(
+            db,
+            macro_indicators,
+            indicator_name=name,
+            indicator_date=day,
+            value=value,
+            missing_at_source=missing,
+        )
+    calendar = {
+        # March has no row at all: a missing row is a miss, not an absent denominator.
+        "US_UNEMPLOYMENT": [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)],
+        "VIX": [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)],
+    }
+    macro = contract_for("macro")
+    report = validate(db, macro, None, None, None, NOW, calendar_dates=calendar)
     assert _rule(report, "US_UNEMPLOYMENT within")[:2] == (1, False)
-    assert _rule(report, "OIL_PRICE within")[:2] == (0, True)
-    assert _column(report, "VIX") == (4, 1, 0, False)
-    assert _column(report, "US_UNEMPLOYMENT") == (4, 2, 2, True)
-    later = validate(db, contract_for("macro"), datetime(2024, 1, 15), None, None, NOW)
+    oil = next(r for r in report.rules if r.rule.startswith("OIL_PRICE within"))
+    assert (oil.checked, oil.passed) == (1, True)  # checked, though on no calendar
+    assert _column(report, "US_UNEMPLOYMENT") == (7, 3, 2, False)
+    assert _column(report, "VIX") == (7, 2, 0, False)
+    assert _column(report, "OIL_PRICE") == (7, 0, 0, True)
+    unrate = next(c for c in report.columns if c.column == "US_UNEMPLOYMENT")
+    assert {str(row["indicator_date"])[:10] for row in unrate.examples} == {"2024-03-01"}
+    later = validate(
+        db,
+        macro,
+        datetime(2024, 1, 15),
+        None,
+        None,
+        NOW,
+        calendar_dates={"US_UNEMPLOYMENT": [date(2024, 2, 1)]},
+    )
     assert _column(later, "US_UNEMPLOYMENT") == (1, 1, 1, True)
+    with pytest.raises(ValueError, match="calendar"):
+        validate(db, macro, None, None, None, NOW)
 
 
 def test_bad_requests_say_what_is_wrong(tmp_path: object, db: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from coinfill.db.history import RULE_PREFIX
 from coinfill.db.scopes import table_exists
 from coinfill.errors import InputError
+from coinfill.macro.catalog import catalog
+from coinfill.macro.coverage import coverage_calendar, macro_contract
 from coinfill.validation.gxrun import new_context, validate
 from coinfill.validation.report import SuiteReport, fmt_percent
 from expectations.contracts import CONTRACTS, contract_for
@@ -32,8 +34,13 @@ def measure_all(
     symbols: Sequence[str] | None,
     now: datetime,
     docs_dir: Path | None = None,
+    macro_series: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[SuiteReport]:
-    """Run each suite whose table exists (when all are asked for, a missing one is skipped)."""
+    """Run each suite whose table exists (when all are asked for, a missing one is skipped).
+
+    The macro suite measures every indicator of the catalogue (``macro_series`` = the user's
+    additions, ``COINFILL_MACRO_SERIES``) on its publication calendar.
+    """
     if start is not None and end is not None and start >= end:
         raise InputError(f"start {start:%Y-%m-%d} is not before end {end:%Y-%m-%d}: empty window")
     context = new_context(docs_dir)
@@ -42,7 +49,16 @@ def measure_all(
         contract = contract_for(name)
         if len(names) > 1 and not table_exists(engine, contract.table):
             continue
-        reports.append(validate(engine, contract, start, end, symbols, now, context=context))
+        calendar = None
+        if contract.rows_follow_calendar:
+            chosen = list(catalog(macro_series).values())
+            contract = macro_contract(chosen)
+            calendar = coverage_calendar(engine, chosen, start, end, now)
+        reports.append(
+            validate(
+                engine, contract, start, end, symbols, now, context=context, calendar_dates=calendar
+            )
+        )
     if docs_dir is not None:
         context.build_data_docs()
     return reports
