@@ -85,6 +85,9 @@ def publish_coverage(
     if after.passed:
         return None
     message = f"{after.name} suite missed after the run: " + "; ".join(after.misses())
+    if not store:
+        logger.info("%s (dry run: nothing written, nothing enforced)", message)
+        return None
     if not enforce:
         logger.warning("%s (report-only: enforce_coverage=false)", message)
         return None

@@ -12,7 +12,7 @@ coverage before and after; a miss, or a series that failed, fails the run (store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
 from coinfill.backfill import Window, plan_window
@@ -50,9 +51,14 @@ BAD_KEY = "api_key"  # FRED's 400 message for a wrong or missing key names the v
 
 @task(name="fred-series", task_run_name="fred-{indicator}", cache_policy=NO_CACHE)
 def fetch_series(
-    indicator: str, client: FredClient, engine: Engine, plan: SeriesPlan, now: datetime
+    indicator: str,
+    client: FredClient,
+    engine: Engine,
+    plan: SeriesPlan,
+    now: datetime,
+    before_write: Callable[[], object],
 ) -> SeriesResult:
-    return collect_series(client, engine, plan, now)
+    return collect_series(client, engine, plan, now, before_write)
 
 
 @flow(name=FLOW_NAME, flow_run_name=run_namer("macro"), validate_parameters=True)
@@ -92,20 +98,22 @@ def macro_indicators(
     )
     contract = macro_contract(chosen)
 
-    def coverage(phase: str) -> SuiteReport:
+    def coverage(phase: str) -> PrefectFuture[SuiteReport]:
         calendar = coverage_calendar(engine, chosen, window.start, window.end, now)
-        return measure_coverage(
+        return measure_coverage.submit(
             engine, SUITE, phase, window.start, window.end, None, now, targets, contract, calendar
         )
 
-    before = coverage("before")
+    # "before" runs while the first request is in flight; writes wait for it (see _collect).
+    measuring = coverage("before")
     summary = MacroRunSummary(window.label, dry_run, plan.markdown(window.label))
     summary.notes += plan.notes
     create_markdown_artifact(summary.plan, key="macro-indicators-plan")
     logger.info("plan:\n%s", summary.plan)
     if not dry_run and plan.requests:
-        summary.results = _collect(settings, engine, plan.series, now)
-    after = before if dry_run else coverage("after")
+        summary.results = _collect(settings, engine, plan.series, now, measuring.wait)
+    before = measuring.result()
+    after = before if dry_run else coverage("after").result()
     summary.coverage = render(after, before)
     if summary.results:
         create_table_artifact(
@@ -136,7 +144,11 @@ def macro_indicators(
 
 
 def _collect(
-    settings: Settings, engine: Engine, plans: Sequence[SeriesPlan], now: datetime
+    settings: Settings,
+    engine: Engine,
+    plans: Sequence[SeriesPlan],
+    now: datetime,
+    before_write: Callable[[], object],
 ) -> list[SeriesResult]:
     """Fetch each planned series in turn (the rate limit makes parallel requests pointless)."""
     logger = get_run_logger()
@@ -159,7 +171,7 @@ def _collect(
     ) as client:
         for done, plan in enumerate(todo, start=1):
             name = plan.series.indicator_name
-            state = fetch_series(name, client, engine, plan, now, return_state=True)
+            state = fetch_series(name, client, engine, plan, now, before_write, return_state=True)
             if state.is_completed():
                 results.append(state.result())
             else:

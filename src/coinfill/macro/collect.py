@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,9 +46,16 @@ class SeriesResult:
 
 
 def collect_series(
-    client: FredClient, engine: Engine, plan: SeriesPlan, now: datetime
+    client: FredClient,
+    engine: Engine,
+    plan: SeriesPlan,
+    now: datetime,
+    before_write: Callable[[], object] = lambda: None,
 ) -> SeriesResult:
-    """Fetch the planned range (every page) and upsert it; a source error propagates."""
+    """Fetch the planned range (every page) and upsert it; a source error propagates.
+
+    ``before_write`` blocks until writing may start (the "before" coverage has been measured).
+    """
     series = plan.series
     result = SeriesResult(series.indicator_name, series.series_id or "")
     began, requests = time.monotonic(), client.requests
@@ -59,6 +67,7 @@ def collect_series(
         vintages=series.point_in_time == "first_release",
     )
     rows = to_rows(series, observations)
+    before_write()
     counts = write_rows(engine, rows, now=now)
     result.requests = client.requests - requests
     result.observations = len(observations)

@@ -125,7 +125,7 @@ class FredClient:
         except SourceRequestError as exc:
             raise FredError(
                 f"FRED refused series {series_id} (HTTP {exc.status}): "
-                + self.http.redact(_fred_message(exc.body)),
+                + self.http.redact(_fred_message(exc.body))[:300],
                 _response(exc),
             ) from None
         where = self.http.describe(PATH, params)
@@ -134,7 +134,7 @@ class FredClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise SourceResponseError(
                 f"FRED series {series_id}: {where} returned a body that is not JSON: "
-                f"{self.http.redact(response.text[:120])!r}"
+                f"{self.http.redact(response.text)[:120]!r}"
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get("observations"), list):
             raise SourceResponseError(
@@ -163,7 +163,7 @@ def _fred_message(body: str) -> str:
         message = json.loads(body).get("error_message")
     except (json.JSONDecodeError, AttributeError):
         message = None
-    return str(message or body[:200] or "no message").replace("  ", " ")
+    return str(message or body or "no message").replace("  ", " ")
 
 
 def _response(exc: SourceRequestError) -> httpx.Response:

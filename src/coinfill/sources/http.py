@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -89,9 +90,11 @@ for _name in ("httpx", "httpcore", __name__):
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret masked, as typed and as it appears URL-encoded."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, MASK)
+            for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
+                text = text.replace(form, MASK)
     return text
 
 
@@ -163,7 +166,7 @@ class HttpSource:
                 if not self.retry.should_retry(response.status_code):
                     raise SourceRequestError(
                         f"{self.name}: {what} answered {response.status_code}: "
-                        f"{self.redact(response.text[:300])}",
+                        f"{self.redact(response.text)[:300]}",
                         response,
                     )
                 last = f"HTTP {response.status_code}"

@@ -49,7 +49,10 @@ class TokenBucket:
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
-            raise ConfigurationError(f"rate limit must be > 0/s with a burst ≥ 1, got {self}")
+            raise ConfigurationError(
+                f"rate limit must be > 0 requests/s with a burst ≥ 1, "
+                f"got rate={self.rate:g}, burst={self.burst:g}"
+            )
         self._tokens = self.burst
         self._updated = self.clock()
 
@@ -109,6 +112,8 @@ def make_limiter(name: str, rate: float, mode: LimiterMode = "auto") -> RateLimi
     hint = (
         f"create it with `prefect gcl create {name} --limit 1 "
         f"--slot-decay-per-second {rate:g}` (Terraform does in production)"
+        if "no global concurrency limit" in problem or "no Prefect server" in problem
+        else "check PREFECT_API_URL and the server"
     )
     if mode == "prefect":
         raise ConfigurationError(f"rate limit '{name}': {problem}; {hint}")
