@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -20,3 +22,13 @@ def real_prices(bars: pd.DataFrame, symbols: list[str], hours: int | None = None
 
 def store_prices(engine: Engine, rows: pd.DataFrame) -> None:
     upsert(engine, price_data_real, rows, ("symbol", "timestamp"))
+
+
+def run_artifacts(flow_run_id: object) -> list[Any]:
+    """Every artifact of one flow run (the session's Prefect API holds many runs' artifacts)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    only = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+        return list(client.read_artifacts(artifact_filter=only))

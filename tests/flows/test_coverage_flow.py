@@ -6,14 +6,13 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from prefect.client.orchestration import get_client
 from sqlalchemy import Engine, func, insert, select
 
 from coinfill.db.engine import make_engine
 from coinfill.db.schema import coverage_history, technical_indicators
 from coinfill.errors import CoverageMissedError, InputError
 from flows.technical_indicators import technical_indicators as technical_flow
-from tests.helpers import real_prices, store_prices
+from tests.helpers import real_prices, run_artifacts, store_prices
 
 
 @pytest.fixture
@@ -56,9 +55,7 @@ def test_a_backfill_stores_before_and_after_and_publishes_artifacts(flow_db: Eng
     assert stored[("before", "(rows)")] == 0.0 and stored[("after", "(rows)")] == 100.0
     assert stored[("before", "sma_50")] is None and stored[("after", "sma_50")] == 100.0
     assert stored[("after", "rule: rsi_14 within [0, 100]")] == 100.0
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts()
-    mine = {a.key: a for a in artifacts if a.flow_run_id == state.state_details.flow_run_id}
+    mine = {a.key: a for a in run_artifacts(state.state_details.flow_run_id)}
     assert "| sma_50 | 151 | 0 → 151 | – → 100.0 % | ≥ 95 % | ✅ |" in str(
         mine["technical-indicators-coverage"].data
     )

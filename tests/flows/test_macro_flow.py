@@ -18,6 +18,7 @@ from coinfill.errors import BackfillFailedError, ConfigurationError, CoverageMis
 from coinfill.macro.calendar import known_at
 from flows.macro_indicators import macro_indicators
 from tests.fakes.fred_server import FakeFred, SeriesSpec
+from tests.helpers import run_artifacts
 
 TODAY = datetime.now(UTC).date()
 HOLIDAY = date(2025, 12, 25)
@@ -260,3 +261,23 @@ def test_prefect_mode_without_the_global_limit_is_a_configuration_error(
     with pytest.raises(ConfigurationError, match=r"prefect gcl create fred"):
         macro_indicators(days=30)
     assert fred.requests == []
+
+
+def test_a_run_publishes_plan_progress_series_and_coverage_without_the_key(
+    fred: FakeFred, flow_db: Engine
+) -> None:
+    state = macro_indicators(days=30, indicators=["VIX", "GOLD_PRICE"], return_state=True)
+    assert state.is_completed()
+    artifacts = run_artifacts(state.state_details.flow_run_id)
+    by_key = {a.key: a for a in artifacts if a.key}
+    assert {
+        "macro-indicators-plan",
+        "macro-indicators-series",
+        "macro-indicators-summary",
+        "macro-indicators-coverage",
+        "macro-indicators-coverage-table",
+    } <= set(by_key)
+    assert "GOLDAMND" in str(by_key["macro-indicators-summary"].data)
+    assert "| VIX |" in str(by_key["macro-indicators-coverage"].data)
+    assert any(a.type == "progress" and a.data == 100.0 for a in artifacts)
+    assert all(KEY not in str(a.data) for a in artifacts)

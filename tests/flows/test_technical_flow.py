@@ -13,7 +13,7 @@ from coinfill.errors import BackfillFailedError, InputError
 from coinfill.indicators import compute_indicators
 from coinfill.technical import KEYS
 from flows.technical_indicators import technical_indicators
-from tests.helpers import real_prices, store_prices
+from tests.helpers import real_prices, run_artifacts, store_prices
 
 VALUES = ["current_price", *TECHNICAL_COLUMNS]
 
@@ -167,7 +167,7 @@ def test_run_name_says_what_the_run_did(flow_db: Engine, real_bars: pd.DataFrame
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
-        artifacts = client.read_artifacts()
+    artifacts = run_artifacts(run.id)
     assert run.name == "technical-365d-dry-run"
     keys = {a.key for a in artifacts if a.flow_run_id == run.id}
     assert {"technical-indicators-symbols", "technical-indicators-summary"} <= keys
