@@ -12,7 +12,7 @@ Users tighten or relax a target per table or column with ``COINFILL_COVERAGE_TAR
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from coinfill.db.schema import FEATURE_VALUE_COLUMNS, TECHNICAL_COLUMNS
@@ -180,10 +180,12 @@ def contract_for(name: str) -> Contract:
 def resolve_targets(contract: Contract, overrides: Mapping[str, float]) -> dict[str, float]:
     """Target per coverage column: the contract's, then ``table``, then ``table.column`` keys.
 
-    Overrides for other tables are ignored here; unknown tables or columns are an error, so a
-    typo never silently leaves the default in force.
+    Overrides for other tables are ignored here (a flow checks them all when it starts);
+    an unknown column of this table is an error, so a typo never leaves the default in force.
     """
-    validate_overrides(overrides)
+    mine = {k: v for k, v in overrides.items() if k.partition(".")[0] == contract.name}
+    other_tables = {k.partition(".")[0]: 0.0 for k in overrides if k not in mine}
+    validate_overrides({**other_tables, **mine}, {contract.name: contract.coverage})
     targets = {column: contract.target for column in contract.coverage}
     if contract.name in overrides:
         targets = dict.fromkeys(targets, float(overrides[contract.name]))
@@ -194,7 +196,14 @@ def resolve_targets(contract: Contract, overrides: Mapping[str, float]) -> dict[
     return targets
 
 
-def validate_overrides(overrides: Mapping[str, float]) -> None:
+def validate_overrides(
+    overrides: Mapping[str, float], columns: Mapping[str, Iterable[str]] | None = None
+) -> None:
+    """Every key names a table (and a measured column) and every value is a percent.
+
+    ``columns`` replaces a table's measured columns where the contract's static list is not the
+    whole story (macro: the indicators users add with ``COINFILL_MACRO_SERIES``).
+    """
     for key, value in overrides.items():
         table, _, column = key.partition(".")
         if table not in CONTRACTS:
@@ -202,10 +211,11 @@ def validate_overrides(overrides: Mapping[str, float]) -> None:
                 f"coverage target '{key}': unknown table '{table}'; "
                 f"choose one of {', '.join(CONTRACTS)}"
             )
-        if column and column not in CONTRACTS[table].coverage:
+        known = list((columns or {}).get(table, CONTRACTS[table].coverage))
+        if column and column not in known:
             raise InputError(
                 f"coverage target '{key}': '{column}' is not a measured column of {table}; "
-                f"choose one of {', '.join(CONTRACTS[table].coverage)}"
+                f"choose one of {', '.join(known)}"
             )
         if not 0.0 <= float(value) <= 100.0:
             raise InputError(f"coverage target '{key}' = {value}: must be a percent in [0, 100]")

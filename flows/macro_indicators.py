@@ -80,7 +80,7 @@ def macro_indicators(
     logger = get_run_logger()
     settings = load_settings()
     targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets)
+    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
     now = datetime.now(UTC).replace(tzinfo=None)
     window = plan_window(days, start, end, now=now, default_days=settings.macro_scheduled_days)
     chosen = choose(catalog(settings.macro_series), indicators)

@@ -33,6 +33,7 @@ from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
 from coinfill.errors import BackfillFailedError, CoverageMissedError
+from coinfill.macro.catalog import catalog
 from coinfill.runs import ChunkFailure, RunSummary
 from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
@@ -97,7 +98,7 @@ def technical_indicators(
     logger = get_run_logger()
     settings = load_settings()
     targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets)
+    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
     now = datetime.now(UTC).replace(tzinfo=None)
     window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
     engine = make_engine(settings.database_url.get_secret_value())

@@ -281,3 +281,20 @@ def test_a_run_publishes_plan_progress_series_and_coverage_without_the_key(
     assert "| VIX |" in str(by_key["macro-indicators-coverage"].data)
     assert any(a.type == "progress" and a.data == 100.0 for a in artifacts)
     assert all(KEY not in str(a.data) for a in artifacts)
+
+
+def test_a_user_added_series_is_collected_and_measured_with_its_own_target(
+    fred: FakeFred, flow_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fred.series["M2SL"] = SeriesSpec("M2SL", "m", date(1959, 1, 1), base=20.0, lag_days=20)
+    monkeypatch.setenv(
+        "COINFILL_MACRO_SERIES",
+        '{"US_M2": {"series_id": "M2SL", "frequency": "monthly", "lag_days": 30}}',
+    )
+    summary = macro_indicators(
+        days=400, indicators=["US_M2"], coverage_targets={"macro.US_M2": 100}
+    )
+    assert summary.results[0].inserted >= 12
+    assert "| US_M2 | " in summary.coverage and "100.0 % | ≥ 100 % | ✅" in summary.coverage
+    with pytest.raises(InputError, match=r"'US_M3' is not a measured column of macro"):
+        macro_indicators(days=400, coverage_targets={"macro.US_M3": 90})
