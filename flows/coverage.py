@@ -18,6 +18,7 @@ from prefect.runtime import flow_run
 from sqlalchemy import Engine
 
 from coinfill.db import history
+from coinfill.errors import BackfillFailedError, CoverageMissedError
 from coinfill.validation.gxrun import validate
 from coinfill.validation.report import SuiteReport, render, table_rows
 from expectations.contracts import Contract, contract_for
@@ -92,6 +93,17 @@ def publish_coverage(
         logger.warning("%s (report-only: enforce_coverage=false)", message)
         return None
     return message
+
+
+def fail_honestly(failed: str | None, missed: str | None) -> None:
+    """End a run Failed when work failed (naming it, and any coverage miss) or coverage missed.
+
+    Prefect would otherwise report Completed after failed tasks (DESIGN §5).
+    """
+    if failed:
+        raise BackfillFailedError(failed + (f" | {missed}" if missed else ""))
+    if missed:
+        raise CoverageMissedError(f"{missed} (the rows written stay)")
 
 
 def _day(value: datetime | None) -> str:

@@ -13,7 +13,7 @@ coverage before and after; a miss, or a series that failed, fails the run (store
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
@@ -27,10 +27,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
-from coinfill.backfill import Window, plan_window
+from coinfill.backfill import day_span, plan_window
 from coinfill.db.engine import make_engine
 from coinfill.db.macro import stored_dates
-from coinfill.errors import BackfillFailedError, ConfigurationError, CoverageMissedError
+from coinfill.errors import ConfigurationError
 from coinfill.macro.catalog import catalog, choose
 from coinfill.macro.collect import MacroRunSummary, SeriesResult, collect_series
 from coinfill.macro.coverage import coverage_calendar, macro_contract
@@ -41,7 +41,7 @@ from coinfill.sources.fred import FredClient
 from coinfill.sources.ratelimit import make_limiter
 from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
-from flows.coverage import measure_coverage, publish_coverage
+from flows.coverage import fail_honestly, measure_coverage, publish_coverage
 from flows.naming import run_namer
 
 FLOW_NAME = "macro-indicators"
@@ -85,7 +85,7 @@ def macro_indicators(
     window = plan_window(days, start, end, now=now, default_days=settings.macro_scheduled_days)
     chosen = choose(catalog(settings.macro_series), indicators)
     engine = make_engine(settings.database_url.get_secret_value())
-    first_day, end_day = window_days(window)
+    first_day, end_day = day_span(window.start, window.end)
     names = [s.indicator_name for s in chosen]
     plan = plan_all(
         chosen,
@@ -131,15 +131,13 @@ def macro_indicators(
         store=not dry_run,
         measured_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    if summary.failed:
-        raise BackfillFailedError(
-            f"{len(summary.failed)} of {len(summary.results)} series failed (the others were "
-            "written): "
-            + "; ".join(f"{r.indicator}: {r.error}" for r in summary.failed)
-            + (f" | {missed}" if missed else "")
-        )
-    if missed:
-        raise CoverageMissedError(f"{missed} (the rows written stay)")
+    failed = (
+        f"{len(summary.failed)} of {len(summary.results)} series failed (the others were "
+        "written): " + "; ".join(f"{r.indicator}: {r.error}" for r in summary.failed)
+        if summary.failed
+        else None
+    )
+    fail_honestly(failed, missed)
     return summary
 
 
@@ -185,12 +183,3 @@ def _collect(
             if isinstance(progress, UUID):
                 update_progress_artifact(progress, 100.0 * done / len(todo))
     return results
-
-
-def window_days(window: Window) -> tuple[date | None, date | None]:
-    """The window as observation days: ``[first day, end day)``; a partial end day counts."""
-    first = window.start.date() if window.start is not None else None
-    if window.end is None:
-        return first, None
-    extra = timedelta(days=0 if window.end.time() == time(0) else 1)
-    return first, window.end.date() + extra

@@ -32,14 +32,13 @@ from coinfill.backfill import Window, chunked, plan_window, symbols_per_chunk
 from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
-from coinfill.errors import BackfillFailedError, CoverageMissedError
 from coinfill.macro.catalog import catalog
 from coinfill.runs import ChunkFailure, RunSummary
 from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
 from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
-from flows.coverage import measure_coverage, publish_coverage
+from flows.coverage import fail_honestly, measure_coverage, publish_coverage
 from flows.naming import run_namer
 
 FLOW_NAME = "technical-indicators"
@@ -181,13 +180,12 @@ def technical_indicators(
         store=not dry_run,
         measured_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    if summary.failures:
-        raise BackfillFailedError(
-            f"{len(summary.failures)} of {len(chunks)} chunks failed after "
-            f"{settings.chunk_retries} retries (the other chunks were written): "
-            + "; ".join(failure.describe() for failure in summary.failures)
-            + (f" | {missed}" if missed else "")
-        )
-    if missed:
-        raise CoverageMissedError(f"{missed} (the rows written stay)")
+    failed = (
+        f"{len(summary.failures)} of {len(chunks)} chunks failed after "
+        f"{settings.chunk_retries} retries (the other chunks were written): "
+        + "; ".join(failure.describe() for failure in summary.failures)
+        if summary.failures
+        else None
+    )
+    fail_honestly(failed, missed)
     return summary

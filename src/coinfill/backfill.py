@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from coinfill.errors import InputError
 
@@ -38,6 +38,19 @@ class Window:
     @property
     def end_ms(self) -> int | None:
         return None if self.end is None else to_ms(self.end)
+
+
+def end_day(moment: datetime) -> date:
+    """The first day not inside ``[…, moment)``: a window ending within a day keeps that day."""
+    return moment.date() + timedelta(days=0 if moment.time() == time(0) else 1)
+
+
+def day_span(start: datetime | None, end: datetime | None) -> tuple[date | None, date | None]:
+    """A window as observation days ``[first day, end day)`` (``None`` stays open)."""
+    return (
+        None if start is None else start.date(),
+        None if end is None else end_day(end),
+    )
 
 
 def to_ms(moment: datetime) -> int:

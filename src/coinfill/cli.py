@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.console import Console
@@ -61,9 +62,41 @@ def db_upgrade() -> None:
     out.print(f"schema is current on {safe_url(engine.url)}")
 
 
+DaysOpt = Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")]
+EnforceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--enforce-coverage/--no-enforce-coverage",
+        help="Fail the run when coverage after it misses its target.",
+    ),
+]
+
+
+class _Summary(Protocol):
+    coverage: str
+
+    def markdown(self) -> str: ...
+
+
+def _run_flow(
+    days: int | None, start: datetime | None, end: datetime | None, run: Callable[[], _Summary]
+) -> None:
+    """Check the window before Prefect starts (a typo fails fast and plainly), run, report."""
+    try:
+        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
+        summary = run()
+    except BackfillFailedError as exc:
+        raise _fail(exc, code=1) from None
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    out.print(summary.markdown(), highlight=False)
+    out.print("\ncoverage before → after:", highlight=False)
+    out.print(summary.coverage, highlight=False)
+
+
 @run_app.command("technical")
 def run_technical(
-    days: Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")] = None,
+    days: DaysOpt = None,
     start: DateOpt = None,
     end: DateOpt = None,
     symbols: Annotated[
@@ -73,41 +106,30 @@ def run_technical(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compute and report, write nothing.")
     ] = False,
-    enforce_coverage: Annotated[
-        bool,
-        typer.Option(
-            "--enforce-coverage/--no-enforce-coverage",
-            help="Fail the run when coverage after it misses its target.",
-        ),
-    ] = True,
+    enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger), coverage checked."""
     from flows.technical_indicators import technical_indicators
 
-    try:  # check the request before Prefect starts, so a typo fails fast and plainly
-        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
-        symbol_list = parse_symbols(symbols)
-        summary = technical_indicators(
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: technical_indicators(
             days=days,
             start=start,
             end=end,
-            symbols=symbol_list,
+            symbols=parse_symbols(symbols),
             max_assets=max_assets,
             dry_run=dry_run,
             enforce_coverage=enforce_coverage,
-        )
-    except BackfillFailedError as exc:
-        raise _fail(exc, code=1) from None
-    except CoinfillError as exc:
-        raise _fail(exc) from None
-    out.print(summary.markdown(), highlight=False)
-    out.print("\ncoverage before → after:", highlight=False)
-    out.print(summary.coverage, highlight=False)
+        ),
+    )
 
 
 @run_app.command("macro")
 def run_macro(
-    days: Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")] = None,
+    days: DaysOpt = None,
     start: DateOpt = None,
     end: DateOpt = None,
     indicators: Annotated[
@@ -116,35 +138,25 @@ def run_macro(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (requests, time), write nothing.")
     ] = False,
-    enforce_coverage: Annotated[
-        bool,
-        typer.Option(
-            "--enforce-coverage/--no-enforce-coverage",
-            help="Fail the run when coverage after it misses its target.",
-        ),
-    ] = True,
+    enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
     from flows.macro_indicators import macro_indicators
 
-    try:
-        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
-        names = [n for n in (indicators or "").split(",") if n.strip()] or None
-        summary = macro_indicators(
+    names = [n for n in (indicators or "").split(",") if n.strip()] or None
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: macro_indicators(
             days=days,
             start=start,
             end=end,
             indicators=names,
             dry_run=dry_run,
             enforce_coverage=enforce_coverage,
-        )
-    except BackfillFailedError as exc:
-        raise _fail(exc, code=1) from None
-    except CoinfillError as exc:
-        raise _fail(exc) from None
-    out.print(summary.markdown(), highlight=False)
-    out.print("\ncoverage before → after:", highlight=False)
-    out.print(summary.coverage, highlight=False)
+        ),
+    )
 
 
 @app.command()

@@ -15,7 +15,7 @@ window need no cutoff at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from coinfill.backfill import end_day
 from coinfill.db.schema import metadata, price_data_real
 from expectations.contracts import Contract
 from expectations.suites import (
@@ -242,9 +243,7 @@ def _time_literal(engine: Engine, value: datetime) -> ColumnElement[Any]:
 def time_bound(kind: object, value: datetime, *, upper: bool = False) -> date | datetime:
     if isinstance(kind, Date) and not isinstance(kind, DateTime):
         # A day is inside [start, end) when it starts inside it; an end within a day keeps it.
-        if upper and value.time() != time(0):
-            return value.date() + timedelta(days=1)
-        return value.date()
+        return end_day(value) if upper else value.date()
     return value
 
 

@@ -13,6 +13,7 @@ from coinfill.db.macro import write_rows
 from coinfill.macro.plan import SeriesPlan
 from coinfill.macro.rows import to_rows
 from coinfill.sources.fred import FredClient
+from coinfill.tables import markdown_table
 
 
 @dataclass
@@ -103,15 +104,6 @@ class MacroRunSummary:
     def markdown(self) -> str:
         dry = " (dry run: nothing written)" if self.dry_run else ""
         lines = [f"### macro-indicators {self.window}{dry}", "", self.plan, ""]
-        if self.results:
-            head = list(self.results[0].as_row())
-            lines += [
-                "| " + " | ".join(head) + " |",
-                "|" + "---|" * len(head),
-                *(
-                    "| " + " | ".join(str(v) for v in r.as_row().values()) + " |"
-                    for r in self.results
-                ),
-            ]
+        lines += markdown_table([r.as_row() for r in self.results])
         lines += [f"- {note}" for note in self.notes]
         return "\n".join(lines)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from coinfill.backfill import end_day
 from coinfill.db.macro import first_dates
 from coinfill.macro.calendar import expected_dates
 from coinfill.macro.catalog import MacroSeries
@@ -36,7 +37,7 @@ def coverage_calendar(
     firsts = first_dates(engine, [s.indicator_name for s in chosen]) if start is None else {}
     last = today + timedelta(days=1)
     if end is not None:
-        last = min(last, end.date() + timedelta(days=0 if end.time() == time(0) else 1))
+        last = min(last, end_day(end))
     calendar: dict[str, list[date]] = {}
     for series in chosen:
         first = start.date() if start is not None else firsts.get(series.indicator_name)

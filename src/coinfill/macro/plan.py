@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from coinfill.macro.calendar import expected_dates, observation_dates
 from coinfill.macro.catalog import MacroSeries
+from coinfill.tables import markdown_table
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,12 @@ class MacroPlan:
         return max(0, self.requests - 1) / self.requests_per_second
 
     def markdown(self, window: str) -> str:
-        rows = [p.as_row() for p in self.series]
-        head = list(rows[0]) if rows else []
         lines = [
             f"**Plan for {window}**: {self.requests} request(s), "
             f"{sum(len(p.gaps) for p in self.series)} missing date(s), "
             f"≈ {self.seconds_at_rate_limit:.0f} s at {self.requests_per_second:g} request/s.",
             "",
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
-            *("| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows),
+            *markdown_table([p.as_row() for p in self.series]),
         ]
         return "\n".join(lines)
 

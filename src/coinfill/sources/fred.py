@@ -126,7 +126,8 @@ class FredClient:
             raise FredError(
                 f"FRED refused series {series_id} (HTTP {exc.status}): "
                 + self.http.redact(_fred_message(exc.body))[:300],
-                _response(exc),
+                exc.status,
+                exc.body,
             ) from None
         where = self.http.describe(PATH, params)
         try:
@@ -164,7 +165,3 @@ def _fred_message(body: str) -> str:
     except (json.JSONDecodeError, AttributeError):
         message = None
     return str(message or body or "no message").replace("  ", " ")
-
-
-def _response(exc: SourceRequestError) -> httpx.Response:
-    return httpx.Response(exc.status, text=exc.body)

@@ -36,10 +36,10 @@ class SourceError(CoinfillError):
 class SourceRequestError(SourceError):
     """The source refused the request (a 4xx other than 429): retrying would not help."""
 
-    def __init__(self, message: str, response: httpx.Response) -> None:
+    def __init__(self, message: str, status: int, body: str) -> None:
         super().__init__(message)
-        self.status = response.status_code
-        self.body = response.text
+        self.status = status
+        self.body = body
 
 
 class SourceUnavailableError(SourceError):
@@ -167,7 +167,8 @@ class HttpSource:
                     raise SourceRequestError(
                         f"{self.name}: {what} answered {response.status_code}: "
                         f"{self.redact(response.text)[:300]}",
-                        response,
+                        response.status_code,
+                        response.text,
                     )
                 last = f"HTTP {response.status_code}"
                 delay = self._delay(response, attempt)
