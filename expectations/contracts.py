@@ -51,6 +51,8 @@ class Contract:
     ordered: tuple[tuple[str, str], ...] = ()
     # Rows are expected for every valid price row in the window (a missing row is a miss).
     rows_follow_prices: bool = False
+    # A row is expected for every bar of the interval grid; the caller counts them (prices).
+    rows_follow_bars: bool = False
     # Rows are expected on a calendar the caller gives (macro: each series' publication dates).
     rows_follow_calendar: bool = False
     # A boolean column saying the source itself has no value for the row: not eligible.
@@ -89,6 +91,7 @@ CONTRACTS: dict[str, Contract] = {
             Bounds("volume_usd_24h", 0.0, None, why="volume ≥ 0"),
         ),
         ordered=(("high_24h", "low_24h"),),
+        rows_follow_bars=True,
     ),
     "technical": Contract(
         name="technical",

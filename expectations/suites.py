@@ -78,12 +78,13 @@ def build_suite(
                 meta=_meta("coverage", column),
             )
         )
-    if contract.rows_follow_prices:
+    if contract.rows_follow_prices or contract.rows_follow_bars:
+        what = "valid price row" if contract.rows_follow_prices else "expected bar"
         suite.add_expectation(
             gxe.ExpectTableRowCountToBeBetween(
                 min_value={"$PARAMETER": MIN_ROWS},
-                description="a row exists for every valid price row in the window",
-                meta=_meta("rows", "(rows)"),
+                description=f"a row exists for every {what} in the window",
+                meta=_meta("rows", "(rows)" if contract.rows_follow_prices else "(bars)"),
             )
         )
     keys = list(contract.keys)

@@ -36,11 +36,13 @@ def measure_coverage(
     targets: Mapping[str, float] | None = None,
     contract: Contract | None = None,
     calendar_dates: Mapping[str, Sequence[date]] | None = None,
+    expected_rows: int | None = None,
 ) -> SuiteReport:
     """Run the table's Great Expectations suite over the window; ``phase`` names the task.
 
     ``contract`` replaces the suite's default (macro: the indicators of this run) and
-    ``calendar_dates`` gives a calendar suite its expected dates.
+    ``calendar_dates`` gives a calendar suite its expected dates, ``expected_rows`` a bar
+    suite (prices) its expected bars.
     """
     return validate(
         engine,
@@ -51,6 +53,7 @@ def measure_coverage(
         now,
         targets,
         calendar_dates=calendar_dates,
+        expected_rows=expected_rows,
     )
 
 

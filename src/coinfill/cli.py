@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 import typer
 from rich.console import Console
 
+from coinfill.assets_cli import assets_app
 from coinfill.backfill import parse_symbols, plan_window
 from coinfill.db.engine import make_engine, safe_url
 from coinfill.db.history import history
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 run_app = typer.Typer(help="Run a collector's flow in-process.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(run_app, name="run")
+app.add_typer(assets_app, name="assets")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -159,6 +161,44 @@ def run_macro(
     )
 
 
+@run_app.command("prices")
+def run_prices(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="e.g. BTC,ETH; default: active assets with a source")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="Bar interval, e.g. 1h (default), 15m, 1d")
+    ] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the plan (gaps, requests, time), write nothing."),
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect price bars from Binance (CoinGecko for the rest), gap-driven, coverage checked."""
+    from flows.crypto_prices import crypto_prices
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: crypto_prices(
+            days=days,
+            start=start,
+            end=end,
+            symbols=parse_symbols(symbols),
+            interval=interval,
+            max_assets=max_assets,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        ),
+    )
+
+
 @app.command()
 def coverage(
     table: Annotated[
@@ -191,7 +231,15 @@ def coverage(
             return
         now = datetime.now(UTC).replace(tzinfo=None)
         reports = measure_all(
-            engine, names, start, end, parse_symbols(symbols), now, docs, settings.macro_series
+            engine,
+            names,
+            start,
+            end,
+            parse_symbols(symbols),
+            now,
+            docs,
+            settings.macro_series,
+            settings.price_interval,
         )
     except CoinfillError as exc:
         raise _fail(exc) from None

@@ -25,6 +25,19 @@ def resolve_secret(
     env_name: str = "",
 ) -> str:
     """The secret's value, or a :class:`ConfigurationError` naming every place looked at."""
+    value = optional_secret(explicit=explicit, block=block, env=env)
+    if value:
+        return value
+    raise ConfigurationError(
+        f"no {what}: set the Prefect Secret block '{block}' (production) or {env_name} (local runs)"
+    )
+
+
+def optional_secret(
+    *, explicit: str | None = None, block: str | None = None, env: SecretStr | None = None
+) -> str | None:
+    """The secret's value from the first place that has one, or ``None`` (keys that only
+    raise a limit, like CoinGecko's demo key)."""
     if explicit:
         return explicit
     if block:
@@ -33,9 +46,7 @@ def resolve_secret(
             return value
     if env is not None and env.get_secret_value():
         return env.get_secret_value()
-    raise ConfigurationError(
-        f"no {what}: set the Prefect Secret block '{block}' (production) or {env_name} (local runs)"
-    )
+    return None
 
 
 def _from_block(name: str) -> str | None:

@@ -93,6 +93,43 @@ class Settings(BaseSettings):
         description="Beyond its publication lag, how far back a series is re-read each run "
         "because FRED may still revise it.",
     )
+    binance_base_url: str = Field(
+        default="https://data-api.binance.vision",
+        description="Binance market data; api.binance.com answers 451 in some regions.",
+    )
+    binance_weight_per_minute: int = Field(
+        default=6000,
+        ge=10,
+        description="Request weight this process may spend per minute (Binance allows 6,000 "
+        "per IP; lower it when other programs on the same IP use Binance too).",
+    )
+    coingecko_base_url: str = Field(default="https://api.coingecko.com")
+    coingecko_api_key: SecretStr | None = Field(
+        default=None, description="Optional CoinGecko demo key (sent as x-cg-demo-api-key)."
+    )
+    coingecko_api_key_block: str = Field(
+        default="coingecko-api-key", description="Prefect Secret block with the CoinGecko key."
+    )
+    coingecko_requests_per_minute: float = Field(
+        default=10.0,
+        gt=0,
+        le=500,
+        description="CoinGecko's keyless tier allows roughly 5-15 calls/min, a demo key 30.",
+    )
+    price_interval: str = Field(default="1h", description="Bar interval of the price flow.")
+    price_timeout_seconds: float = Field(default=30.0, gt=0)
+    price_fetch_workers: int = Field(
+        default=8, ge=1, le=64, description="Threads fetching symbols within a chunk."
+    )
+    price_chunk_symbols: int = Field(
+        default=50, ge=1, description="Symbols per Prefect task of the price flow."
+    )
+    price_batch_rows: int = Field(
+        default=100_000, ge=1_000, description="Bars per database write of the price flow."
+    )
+    prices_scheduled_days: int = Field(
+        default=2, ge=1, description="Window of the scheduled (15-minute) price run."
+    )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

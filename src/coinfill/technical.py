@@ -20,7 +20,7 @@ from coinfill.db.queries import lookback_start_ms, price_rows, stored_technical
 from coinfill.db.schema import technical_indicators
 from coinfill.db.upsert import apply_changes
 from coinfill.indicators import MIN_HISTORY_ROWS, compute_indicators
-from coinfill.prices import clean_prices
+from coinfill.prices.clean import clean_prices
 
 KEYS = ("symbol", "timestamp_iso")
 # Values equal to this fraction of the price level count as unchanged: a recompute from a

@@ -47,7 +47,7 @@ class CountingLimiter:
     def __init__(self) -> None:
         self.acquired = 0
 
-    def acquire(self) -> None:
+    def acquire(self, cost: float = 1.0) -> None:
         self.acquired += 1
 
     def describe(self) -> str:

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from coinfill.prices import clean_prices
+from coinfill.prices.clean import clean_prices
 
 
 def _rows(symbol: str, stamps: list[int], prices: list[float]) -> pd.DataFrame:

@@ -53,6 +53,8 @@ crypto_assets = Table(
     Column("coingecko_id", String(128)),
     Column("binance_symbol", String(32)),
     Column("coinmetrics_id", String(32)),
+    # Learned by the price collector: a gap before it is not missing, the source has nothing.
+    Column("price_history_start", DateTime, comment="earliest bar the price source has"),
     *_audit(),
     UniqueConstraint("symbol", name="uq_crypto_assets_symbol"),
 )

@@ -114,8 +114,12 @@ class HttpSource:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         headers: Mapping[str, str] | None = None,
+        observe: Callable[[httpx.Response], None] | None = None,
     ) -> None:
+        """``observe`` sees every response before it is judged (Binance reads its used
+        weight and ban headers there); it may raise to stop the request."""
         self.name = name
+        self.observe = observe
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
         self.secrets = {s for s in secrets if s}
@@ -148,12 +152,15 @@ class HttpSource:
         request = self.client.build_request("GET", path, params=dict(params))
         return f"GET {self.redact(str(request.url))}"
 
-    def get(self, path: str, params: Mapping[str, Any]) -> httpx.Response:
-        """A 2xx response, or a :class:`SourceError` saying what went wrong, secrets masked."""
+    def get(self, path: str, params: Mapping[str, Any], *, cost: float = 1.0) -> httpx.Response:
+        """A 2xx response, or a :class:`SourceError` saying what went wrong, secrets masked.
+
+        ``cost`` is what one attempt takes from the rate limiter (Binance: request weight).
+        """
         what = self.describe(path, params)
         last = ""
         for attempt in range(1, self.retry.attempts + 1):
-            self.limiter.acquire()
+            self.limiter.acquire(cost)
             self.requests += 1
             try:
                 response = self.client.get(path, params=dict(params))
@@ -161,6 +168,8 @@ class HttpSource:
                 last = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no answer'}"
                 delay = self.retry.backoff(attempt, self.rng)
             else:
+                if self.observe is not None:
+                    self.observe(response)
                 if response.is_success:
                     return response
                 if not self.retry.should_retry(response.status_code):

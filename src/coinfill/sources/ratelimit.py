@@ -24,9 +24,9 @@ LimiterMode = Literal["auto", "local", "prefect"]
 
 
 class RateLimiter(Protocol):
-    """Blocks until one more request may go out."""
+    """Blocks until one more request of ``cost`` (Binance: its request weight) may go out."""
 
-    def acquire(self) -> None: ...
+    def acquire(self, cost: float = 1.0) -> None: ...
 
     def describe(self) -> str: ...
 
@@ -56,18 +56,19 @@ class TokenBucket:
         self._tokens = self.burst
         self._updated = self.clock()
 
-    def acquire(self) -> None:
+    def acquire(self, cost: float = 1.0) -> None:
         with self._lock:
             now = self.clock()
             self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
-            self._tokens -= 1.0
+            self._tokens -= cost
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:
             self.sleep(wait)
 
     def describe(self) -> str:
-        return f"local token bucket, {self.rate:g} request(s)/s (this process only)"
+        burst = f", bursts of {self.burst:g}" if self.burst > 1 else ""
+        return f"local token bucket, {self.rate:g} per second{burst} (this process only)"
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ class PrefectRateLimit:
 
     name: str
 
-    def acquire(self) -> None:
+    def acquire(self, cost: float = 1.0) -> None:
         from prefect.concurrency.sync import rate_limit
 
-        rate_limit(self.name, occupy=1, strict=True)
+        rate_limit(self.name, occupy=max(1, round(cost)), strict=True)
 
     def describe(self) -> str:
         return f"Prefect global concurrency limit '{self.name}' (shared across runs)"
@@ -98,27 +99,40 @@ def local_bucket(name: str, rate: float, burst: float = 1.0) -> TokenBucket:
         return _BUCKETS[key]
 
 
-def make_limiter(name: str, rate: float, mode: LimiterMode = "auto") -> RateLimiter:
+def make_limiter(
+    name: str, rate: float, mode: LimiterMode = "auto", *, burst: float = 1.0
+) -> RateLimiter:
     """The limiter for provider ``name``: Prefect's global limit if configured, else local.
 
     ``prefect`` insists on the global limit (a missing one is a configuration error);
     ``auto`` uses it when the server has it and otherwise says why it falls back.
     """
+    shared = global_limit(name, rate, mode, burst=burst, fallback="a local token bucket")
+    return shared if shared is not None else local_bucket(name, rate, burst)
+
+
+def global_limit(
+    name: str, rate: float, mode: LimiterMode, *, burst: float = 1.0, fallback: str = ""
+) -> PrefectRateLimit | None:
+    """Prefect's global limit ``name`` when usable; ``None`` (said in the log) when not, or
+    a :class:`ConfigurationError` in ``prefect`` mode."""
     if mode == "local":
-        return local_bucket(name, rate)
+        return None
     problem = _global_limit_problem(name)
     if problem is None:
         return PrefectRateLimit(name)
     hint = (
-        f"create it with `prefect gcl create {name} --limit 1 "
+        f"create it with `prefect gcl create {name} --limit {max(1, round(burst))} "
         f"--slot-decay-per-second {rate:g}` (Terraform does in production)"
         if "no global concurrency limit" in problem or "no Prefect server" in problem
         else "check PREFECT_API_URL and the server"
     )
     if mode == "prefect":
         raise ConfigurationError(f"rate limit '{name}': {problem}; {hint}")
-    log.info("rate limit '%s': %s; using a local token bucket (%s)", name, problem, hint)
-    return local_bucket(name, rate)
+    log.info(
+        "rate limit '%s': %s; using %s (%s)", name, problem, fallback or "no shared limit", hint
+    )
+    return None
 
 
 def _global_limit_problem(name: str) -> str | None:

@@ -83,11 +83,13 @@ def validate(
     target_overrides: Mapping[str, float] | None = None,
     context: Any = None,
     calendar_dates: Mapping[str, Sequence[date]] | None = None,
+    expected_rows: int | None = None,
 ) -> SuiteReport:
     """Coverage and validity of ``contract``'s table over ``[start, end)`` and ``symbols``.
 
-    A contract whose rows follow a calendar (macro) needs ``expected``: per category, the dates
-    that should have a row, as ``calendar_dates`` (see ``coinfill.macro.coverage``).
+    A contract whose rows follow a calendar (macro) needs ``calendar_dates``: per category, the
+    dates that should have a row (see ``coinfill.macro.coverage``); one whose rows follow a bar
+    grid (prices) needs ``expected_rows`` (see ``coinfill.prices.coverage``).
     """
     if not table_exists(engine, contract.table):
         raise InputError(
@@ -107,6 +109,12 @@ def validate(
         # The technical flow skips a symbol with a too-short history: its prices expect no rows.
         computable = [s for s in symbols or [] if len(cutoffs[s]) >= MIN_HISTORY_ROWS]
         expected = valid_price_rows(engine, start, end, computable)
+        row_target = float((target_overrides or {}).get(contract.name, contract.target))
+        parameters[MIN_ROWS] = math.ceil(expected * row_target / 100.0)
+    if contract.rows_follow_bars:
+        if expected_rows is None:
+            raise ValueError(f"the {contract.name} suite needs the number of expected bars")
+        expected = expected_rows
         row_target = float((target_overrides or {}).get(contract.name, contract.target))
         parameters[MIN_ROWS] = math.ceil(expected * row_target / 100.0)
     if contract.rows_follow_calendar and calendar_dates is None:
@@ -151,7 +159,8 @@ def validate(
             drop_calendar(engine, calendar)
     report = _report(contract, start, end, result, targets, (expected, row_target), examples)
     if key is not None:
-        rows = report.columns[0].non_null if contract.rows_follow_prices else 0
+        follows = contract.rows_follow_prices or contract.rows_follow_bars
+        rows = report.columns[0].non_null if follows else 0
         report.rules.insert(
             0,
             RuleResult(

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from coinfill.backfill import to_ms
 from coinfill.db.history import RULE_PREFIX
 from coinfill.db.scopes import table_exists
 from coinfill.errors import InputError
 from coinfill.macro.catalog import catalog
 from coinfill.macro.coverage import coverage_calendar, macro_contract
+from coinfill.prices.coverage import expected_bars
 from coinfill.validation.gxrun import new_context, validate
 from coinfill.validation.report import SuiteReport, fmt_percent
 from expectations.contracts import CONTRACTS, contract_for
@@ -35,6 +37,7 @@ def measure_all(
     now: datetime,
     docs_dir: Path | None = None,
     macro_series: Mapping[str, Mapping[str, Any]] | None = None,
+    interval: str = "1h",
 ) -> list[SuiteReport]:
     """Run each suite whose table exists (when all are asked for, a missing one is skipped).
 
@@ -49,14 +52,28 @@ def measure_all(
         contract = contract_for(name)
         if len(names) > 1 and not table_exists(engine, contract.table):
             continue
-        calendar = None
+        calendar, bars = None, None
+        if contract.rows_follow_bars:
+            bars = sum(
+                expected_bars(
+                    engine, symbols, _ms(start), _ms(end), interval, _ms(now) or 0
+                ).values()
+            )
         if contract.rows_follow_calendar:
             chosen = list(catalog(macro_series).values())
             contract = macro_contract(chosen)
             calendar = coverage_calendar(engine, chosen, start, end, now)
         reports.append(
             validate(
-                engine, contract, start, end, symbols, now, context=context, calendar_dates=calendar
+                engine,
+                contract,
+                start,
+                end,
+                symbols,
+                now,
+                context=context,
+                calendar_dates=calendar,
+                expected_rows=bars,
             )
         )
     if docs_dir is not None:
@@ -87,6 +104,10 @@ def render_history(rows: Sequence[dict[str, Any]]) -> str:
             f"{fmt_percent(after['percent'])} | {target} | {mark} |"
         )
     return "\n".join(lines)
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else to_ms(value)
 
 
 def _short(value: datetime | None) -> str:

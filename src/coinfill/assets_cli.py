@@ -1,0 +1,140 @@
+"""``coinfill assets``: list, add, activate/deactivate, load the bundled list, sync with
+Binance. Every command works on the configured database's ``crypto_assets``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from coinfill.backfill import parse_symbols
+from coinfill.db.assets import (
+    add_assets,
+    add_missing_defaults,
+    list_assets,
+    set_active,
+    set_pairs,
+)
+from coinfill.db.engine import make_engine
+from coinfill.errors import CoinfillError, InputError
+from coinfill.prices.sync import compare
+from coinfill.settings import load_settings
+from coinfill.sources.binance import BinanceClient
+from coinfill.sources.binance_weight import WeightBudget
+
+assets_app = typer.Typer(help="The asset registry (crypto_assets).", no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _engine() -> Engine:
+    settings = load_settings()
+    return make_engine(settings.database_url.get_secret_value())
+
+
+def _fail(exc: CoinfillError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", highlight=False)
+    return typer.Exit(2)
+
+
+@assets_app.command("list")
+def list_command(
+    all_assets: Annotated[bool, typer.Option("--all", help="Include inactive assets.")] = False,
+) -> None:
+    """The registry: symbol, name, active, Binance pair, CoinGecko and CoinMetrics ids."""
+    try:
+        frame = list_assets(_engine(), include_inactive=all_assets)
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    if frame.empty:
+        out.print("no assets registered: `coinfill assets init` loads the bundled list")
+        return
+    out.print(frame.fillna("").to_string(index=False), highlight=False)
+    out.print(f"\n{len(frame)} assets")
+
+
+@assets_app.command("add")
+def add_command(
+    symbol: str,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    binance: Annotated[str | None, typer.Option(help="Binance pair, e.g. SOLUSDT")] = None,
+    coingecko: Annotated[str | None, typer.Option(help="CoinGecko id, e.g. solana")] = None,
+    coinmetrics: Annotated[str | None, typer.Option(help="CoinMetrics id, e.g. sol")] = None,
+) -> None:
+    """Add an asset, or set ids of a registered one (options left out keep their value)."""
+    try:
+        (checked,) = parse_symbols([symbol]) or [symbol]
+        row = {
+            "symbol": checked,
+            "name": name,
+            "is_active": True,
+            "binance_symbol": binance.upper() if binance else None,
+            "coingecko_id": coingecko,
+            "coinmetrics_id": coinmetrics,
+        }
+        counts = add_assets(_engine(), pd.DataFrame([row]))
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    verb = "added" if counts.inserted else "updated" if counts.updated else "unchanged"
+    out.print(f"{checked}: {verb} (active)")
+
+
+def _set_active(symbols: str, active: bool) -> None:
+    try:
+        wanted = parse_symbols(symbols) or []
+        unknown = set_active(_engine(), wanted, active)
+        if unknown:
+            raise InputError(f"not in the registry: {', '.join(unknown)}")
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    state = "active" if active else "inactive (no longer collected; its data stays)"
+    out.print(f"{', '.join(wanted)}: {state}")
+
+
+@assets_app.command("deactivate")
+def deactivate_command(symbols: Annotated[str, typer.Argument(help="e.g. EOS,LUNA")]) -> None:
+    """Stop collecting assets (nothing is deleted)."""
+    _set_active(symbols, False)
+
+
+@assets_app.command("activate")
+def activate_command(symbols: Annotated[str, typer.Argument(help="e.g. EOS,LUNA")]) -> None:
+    """Collect assets again."""
+    _set_active(symbols, True)
+
+
+@assets_app.command("init")
+def init_command() -> None:
+    """Load the bundled list of ~500 assets; registered assets are left as they are."""
+    try:
+        added = add_missing_defaults(_engine())
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    out.print(f"{added} assets added from the bundled list")
+
+
+@assets_app.command("sync")
+def sync_command(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Remove pairs that do not trade, add pairs that do.")
+    ] = False,
+) -> None:
+    """Check the registry's Binance pairs against Binance's exchangeInfo."""
+    settings = load_settings()
+    try:
+        engine = make_engine(settings.database_url.get_secret_value())
+        assets = list_assets(engine, include_inactive=True)
+        budget = WeightBudget(settings.binance_weight_per_minute)
+        with BinanceClient(settings.binance_base_url, budget) as client:
+            report = compare(assets, client.exchange_info())
+        if apply and report.changes():
+            set_pairs(engine, report.changes())
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    for line in report.lines():
+        out.print(line, highlight=False)
+    if report.changes():
+        out.print("applied" if apply else "run with --apply to change the registry")

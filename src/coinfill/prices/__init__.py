@@ -1,0 +1,1 @@
+"""Market prices: the bar grid, gap plans, rows for ``price_data_real`` and their collection."""
