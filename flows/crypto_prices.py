@@ -121,6 +121,7 @@ def crypto_prices(
         added = add_missing_defaults(engine)
         summary.notes.append(f"the registry was empty: loaded the {added} bundled assets")
     assets, unknown = choose_assets(engine, symbols, max_assets)
+    summary.symbols = len(assets) + len(unknown)
     summary.results += [SymbolResult(s, "", "", error=unknown_symbol_message(s)) for s in unknown]
     clients = _clients(settings)
     if clients.binance is not None:

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     coingecko_requests_per_minute: float = Field(
         default=10.0,
         gt=0,
-        le=500,
+        le=10_000,
         description="CoinGecko's keyless tier allows roughly 5-15 calls/min, a demo key 30.",
     )
     price_interval: str = Field(default="1h", description="Bar interval of the price flow.")

@@ -12,7 +12,12 @@ Behaviour chosen where Binance's is not documented (see :class:`FakeBinance`):
   queryable, as Binance does for delisted pairs;
 - bars are a deterministic function of (symbol, interval, open time): the currently open bar is
   returned already complete (its values do not change while it is open);
-- weight is only spent by admitted requests (a 429 or 418 adds none); 400s spend it.
+- weight is only spent by admitted requests (a 429 or 418 adds none); 400s spend it;
+- intervals 1s..1w, 1M: 1d bars open at 00:00 UTC, 1w on Mondays, 1M on the 1st of each
+  month; 3d bars open on multiples of 3 days since the epoch (Binance's anchor for 3d is
+  not documented);
+- a limit over 1,000 (or 0) answers -1130, a missing symbol/interval -1102, a startTime
+  after endTime -1023, a non-numeric time or limit -1100.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ from any time (except current time) = hourly; 2-90 days = hourly; above 90 days 
 points, any other range of at most 90 days hourly points, a longer one daily points.
 Hourly and 5-minutely points sit a few seconds to minutes after their hour / 5 minutes
 (deterministic jitter), like the real ones; when the range reaches now, the last point is now.
-Values are deterministic functions of (coin id, point time).
+Values are deterministic functions of (coin id, point time). Every request answered counts
+toward the per-minute limit (errors too, as CoinGecko documents; refused 429s do not), in a
+sliding 60-second window.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ class PriceRunSummary:
     interval: str
     dry_run: bool
     plan: str
+    symbols: int = 0  # symbols the run covered, complete ones included
     results: list[SymbolResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     coverage: str = ""
@@ -31,7 +32,8 @@ class PriceRunSummary:
         if not self.failed:
             return None
         return (
-            f"{len(self.failed)} of {len(self.results)} symbols failed (the others were "
+            f"{len(self.failed)} of {max(self.symbols, len(self.results))} symbols failed "
+            "(the others were "
             "written): " + "; ".join(f"{r.symbol}: {r.error}" for r in self.failed)
         )
 
