@@ -51,6 +51,9 @@ class Contract:
     ordered: tuple[tuple[str, str], ...] = ()
     # Rows are expected for every valid price row in the window (a missing row is a miss).
     rows_follow_prices: bool = False
+    # The window is applied to this unix-ms column instead (prices: the indexed ``timestamp``;
+    # ``timestamp_iso`` has no index, and filtering on it scans every symbol's history).
+    time_ms_column: str | None = None
     # A row is expected for every bar of the interval grid; the caller counts them (prices).
     rows_follow_bars: bool = False
     # Rows are expected on a calendar the caller gives (macro: each series' publication dates).
@@ -91,6 +94,7 @@ CONTRACTS: dict[str, Contract] = {
             Bounds("volume_usd_24h", 0.0, None, why="volume ≥ 0"),
         ),
         ordered=(("high_24h", "low_24h"),),
+        time_ms_column="timestamp",
         rows_follow_bars=True,
     ),
     "technical": Contract(

@@ -148,7 +148,13 @@ class FakeServer:
         """Counters for ``GET /_fake/stats``; subclasses add their own."""
         with self._lock:
             statuses = Counter(str(record.status) for record in self.requests)
-            return {"requests": len(self.requests), "statuses": dict(statuses)}
+            times = [record.time for record in self.requests]
+            return {
+                "requests": len(self.requests),
+                "statuses": dict(statuses),
+                "first_request": min(times, default=None),
+                "last_request": max(times, default=None),
+            }
 
     # -- request handling ------------------------------------------------------------------------
 

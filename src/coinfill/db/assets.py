@@ -68,6 +68,15 @@ def set_active(engine: Engine, symbols: Sequence[str], active: bool) -> list[str
     return [s for s in wanted if s not in found]
 
 
+def active_sourced(engine: Engine) -> list[str]:
+    """Active assets that have a price source."""
+    query = select(A.c.symbol).where(
+        A.c.is_active.is_(True), A.c.binance_symbol.is_not(None) | A.c.coingecko_id.is_not(None)
+    )
+    with engine.connect() as conn:
+        return [str(row[0]) for row in conn.execute(query)]
+
+
 def set_pairs(engine: Engine, pairs: dict[str, str | None]) -> None:
     """Set (or with ``None`` remove) the Binance pair of each symbol."""
     with engine.begin() as conn:

@@ -13,6 +13,7 @@ from typing import Any
 import connectorx as cx
 import pandas as pd
 from sqlalchemy import Engine
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 
 
@@ -23,10 +24,23 @@ def read_frame(engine: Engine, statement: Select[Any]) -> pd.DataFrame:
         with engine.connect() as conn:
             rows = conn.execute(statement).all()
         return pd.DataFrame([tuple(row) for row in rows], columns=names)
-    sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    sql = str(
+        statement.compile(dialect=_literal_dialect(engine), compile_kwargs={"literal_binds": True})
+    )
     arrow: Any = cx.read_sql(_cx_url(engine), sql, return_type="arrow")
     frame: pd.DataFrame = arrow.to_pandas()
     return frame.set_axis(names, axis=1)
+
+
+def _literal_dialect(engine: Engine) -> Dialect:
+    """The engine's dialect with named parameters: PyMySQL's ``format`` style would double
+    every ``%`` (``timestamp %% 3600000``), and connectorx sends the text as it is."""
+    if engine.dialect.name in ("mysql", "mariadb"):
+        dialect: Dialect = type(engine.dialect)(paramstyle="named")  # type: ignore[call-arg]
+        dialect.server_version_info = engine.dialect.server_version_info
+        dialect.is_mariadb = engine.dialect.is_mariadb  # type: ignore[attr-defined]
+        return dialect
+    return engine.dialect
 
 
 def _cx_url(engine: Engine) -> str:

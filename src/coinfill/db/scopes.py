@@ -180,10 +180,17 @@ def _scope(
         columns.append(check.label(order_column(a, b)))
     query = select(*columns).select_from(source)
     time_column = t.c[contract.time_column]
-    if start is not None:
-        query = query.where(time_column >= time_bound(time_column.type, start))
-    if end is not None:
-        query = query.where(time_column < time_bound(time_column.type, end, upper=True))
+    if contract.time_ms_column:
+        ms = t.c[contract.time_ms_column]
+        if start is not None:
+            query = query.where(ms >= _ms(start))
+        if end is not None:
+            query = query.where(ms < _ms(end))
+    else:
+        if start is not None:
+            query = query.where(time_column >= time_bound(time_column.type, start))
+        if end is not None:
+            query = query.where(time_column < time_bound(time_column.type, end, upper=True))
     if symbols is not None and contract.symbol_column:
         query = query.where(t.c[contract.symbol_column].in_(list(symbols)))
     return query

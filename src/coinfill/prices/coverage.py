@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from sqlalchemy import Engine
 
-from coinfill.db.assets import price_sources
+from coinfill.db.assets import active_sourced, price_sources
 from coinfill.db.prices import stored_spans
 from coinfill.prices.grid import bars_between, interval_ms
 from coinfill.prices.plan import AssetSource, GridStats, plan_symbol
@@ -38,7 +38,7 @@ def expected_bars(
     """Per symbol (``None``: every symbol with prices or an active source), bars expected."""
     step = interval_ms(interval)
     spans = stored_spans(engine, symbols)
-    names = list(symbols) if symbols is not None else sorted(spans)
+    names = list(symbols) if symbols is not None else sorted({*spans, *active_sourced(engine)})
     sources = price_sources(engine, names)
     out: dict[str, int] = {}
     for symbol in names:

@@ -155,7 +155,9 @@ def plan_symbol(
     begin = max(x for x in (start_ms, floor, 0) if x is not None)
     finish = min(end_ms if end_ms is not None else now_ms + step, last_closed(now_ms, step) + step)
     if finish <= begin:
-        return SymbolPlan(asset.symbol, source, source_id, (begin, begin), note="nothing due yet")
+        before_free_year = source == "coingecko" and floor is not None and finish <= floor
+        note: str | None = _free_tier_note() if before_free_year else "nothing due yet"
+        return SymbolPlan(asset.symbol, source, source_id, (begin, begin), note=note)
     expected = bars_between(begin, finish, step)
     present, holes = _present_and_gaps(stored, begin, finish, step)
     warmup = max(DAY_MS - step, 0)
@@ -163,7 +165,7 @@ def plan_symbol(
     fetch = tuple((a - step - warmup, b - step) for a, b in ranges)
     note = None
     if source == "coingecko" and start_ms is not None and floor is not None and start_ms < floor:
-        note = f"CoinGecko's free tier serves the last {FREE_HISTORY_DAYS} days only"
+        note = _free_tier_note()
     return SymbolPlan(
         asset.symbol,
         source,
@@ -176,6 +178,10 @@ def plan_symbol(
         sum(_requests(source, a, b, step, interval) for a, b in fetch),
         note=note,
     )
+
+
+def _free_tier_note() -> str:
+    return f"CoinGecko's free tier serves the last {FREE_HISTORY_DAYS} days only"
 
 
 def _source_floor(asset: AssetSource, now_ms: int, step: int) -> int | None:

@@ -64,18 +64,28 @@ def rows_from_points(
         return empty_rows()
     points = points.drop_duplicates("ms", keep="last").sort_values("ms")
     ms = points["ms"].to_numpy(dtype="int64")
-    rolling = points.set_index(pd.to_datetime(ms, unit="ms"))["price"].rolling(WINDOW)
-    frame = pd.DataFrame(
+    # A point at 10:03 is the last known price at 11:00: it belongs to that close.
+    closes = -(-ms // step) * step
+    last = pd.DataFrame(
         {
-            # A point at 10:03 is the last known price at 11:00: it belongs to that close.
-            "timestamp": -(-ms // step) * step,
+            "timestamp": closes,
             "current_price": points["price"].to_numpy(dtype=float),
-            "high_24h": rolling.max().to_numpy(),
-            "low_24h": rolling.min().to_numpy(),
             "volume_usd_24h": points["volume_24h"].to_numpy(dtype=float),
         }
-    )
-    frame = frame.drop_duplicates("timestamp", keep="last")
+    ).drop_duplicates("timestamp", keep="last")
+    # The 24 hours end at the close, not at the last point: markers without a price at each
+    # close time read the rolling max/min over (close − 24 h, close].
+    at = np.concatenate([ms, last["timestamp"].to_numpy()])
+    prices = np.concatenate([points["price"].to_numpy(dtype=float), np.full(len(last), np.nan)])
+    marker = np.concatenate([np.zeros(len(ms), bool), np.ones(len(last), bool)])
+    order = np.argsort(at, kind="stable")  # a point exactly at a close comes before its marker
+    series = pd.Series(prices[order], index=pd.to_datetime(at[order], unit="ms"))
+    rolling = series.rolling(WINDOW)
+    is_marker = marker[order]
+    frame = last.assign(
+        high_24h=rolling.max().to_numpy()[is_marker],
+        low_24h=rolling.min().to_numpy()[is_marker],
+    )[["timestamp", "current_price", "high_24h", "low_24h", "volume_usd_24h"]]
     return _finish(symbol, frame, "coingecko", write_from, write_to, now_ms)
 
 

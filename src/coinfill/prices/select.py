@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from coinfill.backfill import parse_symbols
-from coinfill.db.assets import price_sources
+from coinfill.db.assets import active_sourced, price_sources
 from coinfill.db.schema import crypto_assets
 from coinfill.errors import InputError
 from coinfill.prices.plan import AssetSource
@@ -28,17 +28,7 @@ def choose_assets(
         raise InputError(f"max_assets={max_assets}; it must be at least 1")
     symbols = parse_symbols(requested)
     if symbols is None:
-        query = (
-            select(A.c.symbol)
-            .where(
-                A.c.is_active.is_(True),
-                (A.c.binance_symbol.is_not(None)) | (A.c.coingecko_id.is_not(None)),
-            )
-            .order_by(A.c.symbol)
-            .limit(max_assets)
-        )
-        with engine.connect() as conn:
-            symbols = [row[0] for row in conn.execute(query)]
+        symbols = sorted(active_sourced(engine))[:max_assets]
     elif len(symbols) > max_assets:
         raise InputError(
             f"{len(symbols)} symbols asked for but max_assets={max_assets}; raise max_assets "

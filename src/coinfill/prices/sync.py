@@ -40,7 +40,9 @@ def compare(assets: pd.DataFrame, statuses: Mapping[str, str]) -> SyncReport:
     status from exchangeInfo."""
     report = SyncReport()
     for row in assets.itertuples(index=False):
-        symbol, pair = str(row.symbol), str(row.binance_symbol or "")
+        # Empty ids come back from the database as None or NaN.
+        symbol = str(row.symbol)
+        pair = row.binance_symbol if isinstance(row.binance_symbol, str) else ""
         if pair:
             status = statuses.get(pair)
             if status == "TRADING":
