@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-technical bench-macro lint clean
+.PHONY: venv demo test bench bench-technical bench-macro bench-prices lint clean
 
 venv: $(STAMP)
 
@@ -21,13 +21,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: bench-technical bench-macro
+bench: bench-technical bench-macro bench-prices
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
 
 bench-macro: $(STAMP)
 	$(PY) bench/macro_bench.py $(MACRO_BENCH_ARGS)
+
+bench-prices: $(STAMP)
+	$(PY) bench/prices_bench.py $(PRICES_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows expectations tests bench

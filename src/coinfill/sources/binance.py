@@ -219,5 +219,6 @@ def parse_klines(content: bytes, what: str) -> KlinePage:
     values = numeric.to_numpy(dtype=float)
     ok = np.isfinite(values).all(axis=1)
     ok &= (values[:, 2] > 0) & (values[:, 3] > 0) & (values[:, 1] >= values[:, 2])
+    ok &= values[:, 4] >= 0  # quote volume
     bars = numeric.loc[ok].astype({"open_time": "int64"}).reset_index(drop=True)
     return KlinePage(bars, int((~ok).sum()), len(rows))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import httpx
 
-from coinfill.sources.http import retry_after
+from coinfill.sources.http import SourceUnavailableError, retry_after
 from coinfill.sources.ratelimit import RateLimiter
 
 WINDOW_SECONDS = 60.0
@@ -39,6 +39,7 @@ class WeightBudget:
         *,
         base: RateLimiter | None = None,
         margin_seconds: float = 0.25,
+        max_wait: float = 600.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -46,6 +47,8 @@ class WeightBudget:
         self.base = base
         # Our clock and Binance's differ a little: a new minute starts this much later for us.
         self.margin = margin_seconds
+        # A ban longer than this fails the request at once instead of stalling the run.
+        self.max_wait = max_wait
         self.clock = clock
         self.sleep = sleep
         self._window = -1
@@ -71,6 +74,12 @@ class WeightBudget:
         with self._lock:
             now = self.clock()
             if now < self._blocked_until:
+                if self._blocked_until - now > self.max_wait:
+                    raise SourceUnavailableError(
+                        f"binance: asked to wait {self._blocked_until - now:.0f} s more "
+                        f"(Retry-After of a 429/418); more than {self.max_wait:.0f} s, so this "
+                        "request stops here — retry later"
+                    )
                 return self._blocked_until - now
             window = self._window_of(now)
             if window != self._window:

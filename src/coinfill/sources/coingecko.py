@@ -150,6 +150,7 @@ def parse_chart(content: bytes, what: str) -> ChartPoints:
         ) from None
     price = _pairs(prices, "price")
     volume = _pairs(volumes, "volume_24h").dropna(subset=["ms"]).drop_duplicates("ms", keep="last")
+    volume.loc[volume["volume_24h"] < 0, "volume_24h"] = np.nan  # no volume, not a negative one
     points = price.merge(volume, on="ms", how="left")
     ok = np.isfinite(points[["ms", "price"]].to_numpy(dtype=float)).all(axis=1)
     ok &= points["price"].to_numpy(dtype=float) > 0
