@@ -15,6 +15,7 @@ import pytest
 from coinfill.sources.binance import INTERVALS, KLINE_COLUMNS, PAGE_BARS, BinanceClient, KlinePage
 from coinfill.sources.binance_weight import WeightBudget
 from tests.fakes.binance_server import KLINES_PATH, FakeBinance, PairSpec
+from tests.fakes.clock import Clock, Sleeper
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -31,26 +32,6 @@ GAP = (ms("2024-02-10T03:00"), ms("2024-02-12T06:30"))
 GAPPY = PairSpec("GAPUSDT", ms("2024-01-01"), gaps=[GAP])
 DEAD = PairSpec("LUNAUSDT", ms("2024-01-01"), delisted_ms=ms("2024-02-01T05:00"), base_price=0.5)
 FRESH = PairSpec("FRESHUSDT", ms("2025-01-01T12:30"))  # listed minutes ago: no 1h bar yet
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    """Records each sleep and moves the fake clock forward by it."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
 
 
 @pytest.fixture

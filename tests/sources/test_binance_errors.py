@@ -24,6 +24,7 @@ from coinfill.sources.http import (
     SourceUnavailableError,
 )
 from tests.fakes.binance_server import TIMEOUT, FakeBinance, PairSpec
+from tests.fakes.clock import Clock, Sleeper
 
 HOUR = 3_600_000
 
@@ -40,26 +41,6 @@ END = START + 24 * HOUR
 TOO_MUCH = json.dumps({"code": -1003, "msg": "Too much request weight used"})
 BANNED = json.dumps({"code": -1003, "msg": "Way too much request weight used; IP banned"})
 SERVER_ERROR = json.dumps({"code": -1001, "msg": "Internal error; unable to process your request."})
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    """Records each sleep and moves the fake clock forward by it."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
 
 
 @pytest.fixture

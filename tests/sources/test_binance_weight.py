@@ -15,32 +15,13 @@ import pytest
 from coinfill.sources.binance import BinanceClient
 from coinfill.sources.binance_weight import USED_WEIGHT_HEADER, WeightBudget
 from tests.fakes.binance_server import KLINES_PATH, FakeBinance, PairSpec
+from tests.fakes.clock import Clock, Sleeper
 
 HOUR = 3_600_000
 MINUTE = 60.0
 T0 = 29_000_000 * MINUTE + 10.0  # 10 s into a clock minute (2025-02-20)
 BTC = PairSpec("BTCUSDT", int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000))
 START = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp() * 1000)
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    """Records each sleep and moves the fake clock forward by it."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
 
 
 class RecordingLimiter:
@@ -57,7 +38,7 @@ class RecordingLimiter:
 def budget_with(
     limit: int = 100, *, base: RecordingLimiter | None = None
 ) -> tuple[WeightBudget, Clock, Sleeper]:
-    clock = Clock()
+    clock = Clock(T0)
     sleep = Sleeper(clock)
     return WeightBudget(limit, base=base, clock=clock, sleep=sleep), clock, sleep
 
@@ -224,7 +205,7 @@ def ticking(fake: FakeBinance, clock: Clock, seconds: float) -> httpx.MockTransp
 
 
 def run_requests(limit: int, fake_limit: int, count: int, tick: float = 0.35) -> FakeBinance:
-    clock = Clock()
+    clock = Clock(T0)
     sleep = Sleeper(clock)
     fake = FakeBinance([BTC], clock=clock, weight_limit=fake_limit)
     budget = WeightBudget(limit, clock=clock, sleep=sleep)
@@ -250,7 +231,7 @@ def test_a_budget_above_the_servers_limit_runs_into_429s() -> None:
 
 
 def test_weight_spent_by_another_client_is_learnt_from_the_header() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     sleep = Sleeper(clock)
     fake = FakeBinance([BTC], clock=clock, weight_limit=100)
     for _ in range(35):  # another process on the same IP spends 70 this minute

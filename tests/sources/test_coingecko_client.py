@@ -20,6 +20,7 @@ from coinfill.sources.coingecko import (
 )
 from coinfill.sources.http import SourceResponseError
 from coinfill.sources.ratelimit import TokenBucket
+from tests.fakes.clock import Clock, Sleeper
 from tests.fakes.coingecko_server import CoinSpec, FakeCoinGecko
 
 SECOND, HOUR = 1000, 3_600_000
@@ -36,26 +37,6 @@ FRESH = CoinSpec("fresh-coin", listed_ms=ms("2024-12-20T08:00"), base_price=0.2)
 BASE = "https://api.coingecko.com"
 GOOD_KEY, WRONG_KEY = "CG-g00dDemoKey123", "CG-wr0ngDemoKey456"
 RANGE_PATH = "/api/v3/coins/bitcoin/market_chart/range"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    """Records each sleep and moves the fake clock forward by it."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
 
 
 @pytest.fixture

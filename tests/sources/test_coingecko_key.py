@@ -13,32 +13,13 @@ import pytest
 from coinfill.errors import ConfigurationError
 from coinfill.sources.coingecko import DEMO_KEY_HEADER, CoinGeckoClient
 from coinfill.sources.ratelimit import TokenBucket, local_bucket
+from tests.fakes.clock import Clock, Sleeper
 from tests.fakes.coingecko_server import CoinSpec, FakeCoinGecko
 
 DAY = 86_400_000
 NOW_MS = int(datetime(2025, 1, 1, 12, 34, 56, tzinfo=UTC).timestamp() * 1000)
 BITCOIN = CoinSpec("bitcoin", base_price=42000.0, supply=19_500_000)
 GOOD_KEY, WRONG_KEY = "CG-g00dDemoKey123", "CG-wr0ngDemoKey456"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    """Records each sleep and moves the fake clock forward by it."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
 
 
 @pytest.fixture
