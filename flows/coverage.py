@@ -9,7 +9,7 @@ naming the columns — the rows already written stay.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -96,6 +96,30 @@ def publish_coverage(
         logger.warning("%s (report-only: enforce_coverage=false)", message)
         return None
     return message
+
+
+def conclude(
+    engine: Engine,
+    flow_name: str,
+    before: SuiteReport,
+    after: SuiteReport,
+    *,
+    dry_run: bool,
+    enforce_coverage: bool,
+    failed: str | None,
+) -> None:
+    """The end every backfill flow shares: publish coverage (stored unless a dry run, enforced
+    unless a dry run or turned off), then fail honestly."""
+    missed = publish_coverage(
+        engine,
+        flow_name,
+        before,
+        after,
+        enforce=enforce_coverage and not dry_run,
+        store=not dry_run,
+        measured_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    fail_honestly(failed, missed)
 
 
 def fail_honestly(failed: str | None, missed: str | None) -> None:

@@ -51,7 +51,7 @@ from coinfill.sources.coingecko import CoinGeckoClient
 from coinfill.sources.ratelimit import global_limit, make_limiter
 from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
-from flows.coverage import fail_honestly, measure_coverage, publish_coverage
+from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
 
 FLOW_NAME = "crypto-prices"
@@ -183,16 +183,10 @@ def crypto_prices(
             description=f"per symbol, window {window.label}, {interval} bars",
         )
     create_markdown_artifact(summary.markdown(), key="crypto-prices-summary")
-    missed = publish_coverage(
-        engine,
-        FLOW_NAME,
-        before,
-        after,
-        enforce=enforce_coverage and not dry_run,
-        store=not dry_run,
-        measured_at=datetime.now(UTC).replace(tzinfo=None),
-    )
-    fail_honestly(summary.failure_message(), missed)
+    conclude(
+        engine, FLOW_NAME, before, after,
+        dry_run=dry_run, enforce_coverage=enforce_coverage, failed=summary.failure_message(),
+    )  # fmt: skip
     return summary
 
 

@@ -41,7 +41,7 @@ from coinfill.sources.fred import FredClient
 from coinfill.sources.ratelimit import make_limiter
 from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
-from flows.coverage import fail_honestly, measure_coverage, publish_coverage
+from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
 
 FLOW_NAME = "macro-indicators"
@@ -122,22 +122,16 @@ def macro_indicators(
             description=f"per series, window {window.label}",
         )
     create_markdown_artifact(summary.markdown(), key="macro-indicators-summary")
-    missed = publish_coverage(
-        engine,
-        FLOW_NAME,
-        before,
-        after,
-        enforce=enforce_coverage and not dry_run,
-        store=not dry_run,
-        measured_at=datetime.now(UTC).replace(tzinfo=None),
-    )
     failed = (
         f"{len(summary.failed)} of {len(summary.results)} series failed (the others were "
         "written): " + "; ".join(f"{r.indicator}: {r.error}" for r in summary.failed)
         if summary.failed
         else None
     )
-    fail_honestly(failed, missed)
+    conclude(
+        engine, FLOW_NAME, before, after,
+        dry_run=dry_run, enforce_coverage=enforce_coverage, failed=failed,
+    )  # fmt: skip
     return summary
 
 

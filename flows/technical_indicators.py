@@ -38,7 +38,7 @@ from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
 from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
-from flows.coverage import fail_honestly, measure_coverage, publish_coverage
+from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
 
 FLOW_NAME = "technical-indicators"
@@ -171,15 +171,6 @@ def technical_indicators(
         )
     )
     summary.coverage = render(after, before)
-    missed = publish_coverage(
-        engine,
-        FLOW_NAME,
-        before,
-        after,
-        enforce=enforce_coverage and not dry_run,
-        store=not dry_run,
-        measured_at=datetime.now(UTC).replace(tzinfo=None),
-    )
     failed = (
         f"{len(summary.failures)} of {len(chunks)} chunks failed after "
         f"{settings.chunk_retries} retries (the other chunks were written): "
@@ -187,5 +178,8 @@ def technical_indicators(
         if summary.failures
         else None
     )
-    fail_honestly(failed, missed)
+    conclude(
+        engine, FLOW_NAME, before, after,
+        dry_run=dry_run, enforce_coverage=enforce_coverage, failed=failed,
+    )  # fmt: skip
     return summary

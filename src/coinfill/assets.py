@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from coinfill.backfill import parse_symbols
+from coinfill.backfill import check_cap, parse_symbols
 from coinfill.db.queries import active_symbols, known_symbols
 from coinfill.errors import InputError
 
@@ -15,8 +15,7 @@ def resolve_symbols(
     engine: Engine, requested: str | Sequence[str] | None, max_assets: int
 ) -> list[str]:
     """Validate ``requested`` against the registry and price table, or list active assets."""
-    if max_assets < 1:
-        raise InputError(f"max_assets={max_assets}; it must be at least 1")
+    check_cap(max_assets)
     symbols = parse_symbols(requested)
     if symbols is None:
         return active_symbols(engine, max_assets)
@@ -26,9 +25,5 @@ def resolve_symbols(
             f"unknown symbol(s): {', '.join(unknown)} — not in crypto_assets and no rows in "
             "price_data_real; nothing was written"
         )
-    if len(symbols) > max_assets:
-        raise InputError(
-            f"{len(symbols)} symbols asked for but max_assets={max_assets}; raise max_assets "
-            "or split the run"
-        )
+    check_cap(max_assets, symbols)
     return symbols

@@ -126,6 +126,17 @@ def parse_symbols(symbols: str | Iterable[str] | None) -> list[str] | None:
     return cleaned
 
 
+def check_cap(max_assets: int, requested: Sequence[str] | None = None) -> None:
+    """``max_assets`` is at least 1 and ``requested`` (if given) is within it."""
+    if max_assets < 1:
+        raise InputError(f"max_assets={max_assets}; it must be at least 1")
+    if requested is not None and len(requested) > max_assets:
+        raise InputError(
+            f"{len(requested)} symbols asked for but max_assets={max_assets}; raise max_assets "
+            "or split the run"
+        )
+
+
 def symbols_per_chunk(
     window: Window, *, minimum: int, target_rows: int, lookback_rows: int, now: datetime
 ) -> int:

@@ -9,6 +9,7 @@ from importlib import resources
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
+from coinfill.backfill import to_ms
 from coinfill.db.reads import read_frame
 from coinfill.db.schema import crypto_assets
 from coinfill.db.upsert import UpsertCounts, upsert
@@ -95,7 +96,7 @@ def price_sources(engine: Engine, symbols: Sequence[str]) -> dict[str, AssetSour
         rows = conn.execute(query).all()
     return {
         str(s): AssetSource(
-            str(s), b or None, c or None, None if start is None else _ms(_as_datetime(start))
+            str(s), b or None, c or None, None if start is None else to_ms(_as_datetime(start))
         )
         for s, b, c, start in rows
     }
@@ -114,10 +115,6 @@ def set_history_starts(engine: Engine, starts: dict[str, int]) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def _from_ms(ms: int) -> datetime:

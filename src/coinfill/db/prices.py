@@ -17,8 +17,6 @@ from coinfill.prices.plan import GridStats
 
 P = price_data_real
 KEYS = ("symbol", "timestamp")
-# Prices move by far more than this between sources or re-reads: a change below it is noise.
-PRICE_RTOL = 1e-9
 
 
 @dataclass
@@ -93,7 +91,7 @@ def write_prices(
     stored = mine["data_source_stored"]
     clash = (stored.notna() & (stored != mine["data_source"])).to_numpy()
     keep = rows.loc[~clash].reset_index(drop=True)
-    changes = diff_rows(keep, existing, KEYS, rtol=PRICE_RTOL)
+    changes = diff_rows(keep, existing, KEYS)
     if not dry_run:
         apply_changes(engine, P, changes, KEYS, now=now)
     out: dict[str, PriceWriteCounts] = {}

@@ -19,6 +19,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
+from coinfill.backfill import to_ms
 from coinfill.db.prices import write_prices
 from coinfill.prices.grid import DAY_MS
 from coinfill.prices.plan import SymbolPlan
@@ -82,20 +83,10 @@ def fetch_symbol(
     result = SymbolResult(plan.symbol, plan.source or "", plan.source_id)
     began = time.monotonic()
     frames = []
+    fetch_range = _binance_range if plan.source == "binance" else _coingecko_range
     try:
-        for (write_from, write_to), (open_from, open_to) in zip(
-            plan.ranges, plan.fetch_ranges, strict=True
-        ):
-            if plan.source == "binance":
-                frames.append(
-                    _binance_range(clients, plan, result, interval, step, now_ms,
-                                   (write_from, write_to), (open_from, open_to))
-                )  # fmt: skip
-            else:
-                frames.append(
-                    _coingecko_range(clients, plan, result, interval, step, now_ms,
-                                     (write_from, write_to), (open_from, open_to))
-                )  # fmt: skip
+        for write, fetch in zip(plan.ranges, plan.fetch_ranges, strict=True):
+            frames.append(fetch_range(clients, plan, result, interval, step, now_ms, write, fetch))
     except SourceError as exc:
         result.error = str(exc)
     result.seconds = time.monotonic() - began
@@ -183,7 +174,7 @@ def collect_chunk(
     on_symbol: Callable[[SymbolResult], None] = lambda r: None,
 ) -> list[SymbolResult]:
     """Fetch ``plans`` with ``workers`` threads and write as symbols finish."""
-    now_ms = int(pd.Timestamp(now).value // 1_000_000)
+    now_ms = to_ms(now)
     results: list[SymbolResult] = []
     batch: list[Fetched] = []
 

@@ -23,7 +23,7 @@ from coinfill.prices.grid import (
     merge_close,
 )
 from coinfill.sources.binance import KLINES_WEIGHT, PAGE_BARS
-from coinfill.sources.coingecko import FREE_HISTORY_DAYS, HOURLY_SPAN_MS
+from coinfill.sources.coingecko import DAILY_SPAN_MS, FREE_HISTORY_DAYS, HOURLY_SPAN_MS
 from coinfill.tables import markdown_table
 
 SHOWN_SYMBOLS = 40  # rows of the per-symbol plan table in the markdown report
@@ -225,7 +225,7 @@ def _requests(source: str, open_start: int, open_end: int, step: int, interval: 
     if source == "binance":
         bars = max(1, -(-(open_end - open_start) // step))
         return -(-bars // PAGE_BARS)
-    span = HOURLY_SPAN_MS if interval != "1d" else 364 * DAY_MS
+    span = HOURLY_SPAN_MS if interval != "1d" else DAILY_SPAN_MS
     return max(1, -(-(open_end - open_start) // span))
 
 

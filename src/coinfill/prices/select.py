@@ -8,10 +8,9 @@ from dataclasses import replace
 
 from sqlalchemy import Engine
 
-from coinfill.backfill import parse_symbols
+from coinfill.backfill import check_cap, parse_symbols
 from coinfill.db.assets import active_sourced, price_sources
 from coinfill.db.schema import crypto_assets
-from coinfill.errors import InputError
 from coinfill.prices.plan import AssetSource
 from coinfill.sources.binance import BinanceClient
 from coinfill.sources.http import SourceError
@@ -24,16 +23,11 @@ def choose_assets(
 ) -> tuple[list[AssetSource], list[str]]:
     """The asked-for assets (and the asked-for symbols the registry does not know), or the
     active assets that have a price source, at most ``max_assets``."""
-    if max_assets < 1:
-        raise InputError(f"max_assets={max_assets}; it must be at least 1")
+    check_cap(max_assets)
     symbols = parse_symbols(requested)
     if symbols is None:
         symbols = sorted(active_sourced(engine))[:max_assets]
-    elif len(symbols) > max_assets:
-        raise InputError(
-            f"{len(symbols)} symbols asked for but max_assets={max_assets}; raise max_assets "
-            "or split the run"
-        )
+    check_cap(max_assets, symbols)
     known = price_sources(engine, symbols)
     return [known[s] for s in symbols if s in known], [s for s in symbols if s not in known]
 
