@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-technical bench-macro bench-prices lint clean
+.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain lint clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: bench-technical bench-macro bench-prices
+bench: bench-technical bench-macro bench-prices bench-onchain
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
@@ -31,6 +31,9 @@ bench-macro: $(STAMP)
 
 bench-prices: $(STAMP)
 	$(PY) bench/prices_bench.py $(PRICES_BENCH_ARGS)
+
+bench-onchain: $(STAMP)
+	$(PY) bench/onchain_bench.py $(ONCHAIN_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows expectations tests bench

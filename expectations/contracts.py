@@ -58,6 +58,8 @@ class Contract:
     rows_follow_bars: bool = False
     # Rows are expected on a calendar the caller gives (macro: each series' publication dates).
     rows_follow_calendar: bool = False
+    # Eligibility per (symbol, date, column) comes from what the sources can serve (on-chain).
+    rows_follow_availability: bool = False
     # A boolean column saying the source itself has no value for the row: not eligible.
     no_value_flag: str | None = None
 
@@ -142,6 +144,7 @@ CONTRACTS: dict[str, Contract] = {
             "exchange_net_flow_24h",
             "price_volatility_7d",
         ),
+        rows_follow_availability=True,
         bounds=(
             Bounds("active_addresses_24h", 0.0, None, why="counts ≥ 0"),
             Bounds("transaction_count_24h", 0.0, None, why="counts ≥ 0"),

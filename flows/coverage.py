@@ -37,12 +37,14 @@ def measure_coverage(
     contract: Contract | None = None,
     calendar_dates: Mapping[str, Sequence[date]] | None = None,
     expected_rows: int | None = None,
+    eligible_days: Mapping[str, Mapping[str, Sequence[date]]] | None = None,
 ) -> SuiteReport:
     """Run the table's Great Expectations suite over the window; ``phase`` names the task.
 
     ``contract`` replaces the suite's default (macro: the indicators of this run) and
     ``calendar_dates`` gives a calendar suite its expected dates, ``expected_rows`` a bar
-    suite (prices) its expected bars.
+    suite (prices) its expected bars, ``eligible_days`` the on-chain suite the days its
+    sources can serve.
     """
     return validate(
         engine,
@@ -54,6 +56,7 @@ def measure_coverage(
         targets,
         calendar_dates=calendar_dates,
         expected_rows=expected_rows,
+        eligible_days=eligible_days,
     )
 
 

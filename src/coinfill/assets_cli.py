@@ -63,6 +63,7 @@ def add_command(
     binance: Annotated[str | None, typer.Option(help="Binance pair, e.g. SOLUSDT")] = None,
     coingecko: Annotated[str | None, typer.Option(help="CoinGecko id, e.g. solana")] = None,
     coinmetrics: Annotated[str | None, typer.Option(help="CoinMetrics id, e.g. sol")] = None,
+    messari: Annotated[str | None, typer.Option(help="Messari asset key, e.g. solana")] = None,
 ) -> None:
     """Add an asset, or set ids of a registered one (options left out keep their value)."""
     try:
@@ -73,7 +74,8 @@ def add_command(
             "is_active": True,
             "binance_symbol": binance.upper() if binance else None,
             "coingecko_id": coingecko,
-            "coinmetrics_id": coinmetrics,
+            "coinmetrics_id": coinmetrics.lower() if coinmetrics else None,
+            "messari_id": messari,
         }
         counts = add_assets(_engine(), pd.DataFrame([row]))
     except CoinfillError as exc:

@@ -199,6 +199,32 @@ def run_prices(
     )
 
 
+@run_app.command("onchain")
+def run_onchain(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC,ETH; default: active")] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (gaps, requests), write nothing.")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect on-chain metrics (CoinMetrics, blockchain.info fallback), coverage checked."""
+    from flows.onchain_metrics import onchain_metrics
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: onchain_metrics(
+            days=days, start=start, end=end, symbols=parse_symbols(symbols),
+            max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
+        ),
+    )  # fmt: skip
+
+
 @app.command()
 def coverage(
     table: Annotated[

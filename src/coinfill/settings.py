@@ -130,6 +130,35 @@ class Settings(BaseSettings):
     prices_scheduled_days: int = Field(
         default=2, ge=1, description="Window of the scheduled (15-minute) price run."
     )
+    coinmetrics_base_url: str = Field(default="https://community-api.coinmetrics.io")
+    coinmetrics_requests_per_6s: int = Field(
+        default=10, ge=1, le=1000, description="CoinMetrics community tier: 10 per 6 s per IP."
+    )
+    coinmetrics_assets_per_request: int = Field(
+        default=20, ge=1, le=200, description="Assets asked in one CoinMetrics request."
+    )
+    coinmetrics_page_size: int = Field(default=10_000, ge=100, le=10_000)
+    blockchain_info_base_url: str = Field(default="https://api.blockchain.info")
+    blockchain_info_seconds_per_request: float = Field(
+        default=10.0, gt=0, description="blockchain.com asks for at most one request per 10 s."
+    )
+    messari_base_url: str = Field(default="https://data.messari.io")
+    messari_api_key: SecretStr | None = Field(
+        default=None, description="Messari key; without one Messari is not used (keyless = 401)."
+    )
+    messari_api_key_block: str = Field(
+        default="messari-api-key", description="Prefect Secret block with the Messari key."
+    )
+    messari_requests_per_minute: float = Field(default=20.0, gt=0, le=1000)
+    onchain_timeout_seconds: float = Field(default=60.0, gt=0)
+    onchain_scheduled_days: int = Field(
+        default=7, ge=1, description="Window of the scheduled (4-hourly) on-chain run."
+    )
+    onchain_fallback_after_days: int = Field(
+        default=2,
+        ge=1,
+        description="Days CoinMetrics gets to publish a day before blockchain.info fills it.",
+    )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

@@ -17,7 +17,7 @@ from coinfill.prices.plan import AssetSource
 
 A = crypto_assets
 KEYS = ("symbol",)
-ID_COLUMNS = ("binance_symbol", "coingecko_id", "coinmetrics_id")
+ID_COLUMNS = ("binance_symbol", "coingecko_id", "coinmetrics_id", "messari_id")
 DEFAULTS_FILE = "default_assets.csv"
 
 

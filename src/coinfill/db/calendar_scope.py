@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
     Date,
@@ -108,3 +109,84 @@ def _values(contract: Contract, t: Table) -> list[ColumnElement[Any]]:
     return [
         case((t.c[split] == name, t.c.value)).label(value_column(contract, name)) for name in names
     ]
+
+
+def eligibility_column(measured: str) -> str:
+    return f"e_{measured.lower()}"
+
+
+def create_eligibility(
+    engine: Engine,
+    name: str,
+    contract: Contract,
+    eligible: Mapping[str, Mapping[str, Sequence[date]]],
+) -> Table:
+    """A scratch table of (symbol, date) pairs with a flag per measured column saying whether
+    some source could have a value for it (on-chain: ``metric → symbol → days``)."""
+    symbol, when = contract.symbol_column or "symbol", contract.time_column
+    flags: dict[tuple[str, date], set[str]] = {}
+    for measured, per_symbol in eligible.items():
+        for sym, days in per_symbol.items():
+            for day in days:
+                flags.setdefault((sym, day), set()).add(measured)
+    table = Table(
+        name,
+        MetaData(),
+        Column(symbol, String(32), nullable=False),
+        Column(when, Date, nullable=False),
+        *(Column(eligibility_column(m), Boolean, nullable=False) for m in contract.coverage),
+    )
+    rows = [
+        {symbol: sym, when: day, **{eligibility_column(m): m in have for m in contract.coverage}}
+        for (sym, day), have in flags.items()
+    ]
+    with engine.begin() as conn:
+        table.create(conn)
+        for i in range(0, len(rows), BATCH):
+            conn.execute(table.insert(), rows[i : i + BATCH])
+    return table
+
+
+def eligibility_scope_sql(
+    engine: Engine,
+    contract: Contract,
+    calendar: Table,
+    start: datetime | None,
+    end: datetime | None,
+    symbols: Sequence[str] | None,
+) -> str:
+    """The eligible (symbol, date) pairs LEFT JOIN the table, plus stored rows none asked for."""
+    symbol, when = contract.symbol_column or "symbol", contract.time_column
+    t = metadata.tables[contract.table]
+    e = calendar
+    match = and_(t.c[symbol] == e.c[symbol], t.c[when] == e.c[when])
+    values = [
+        t.c[c] for c in dict.fromkeys([*contract.coverage, *(b.column for b in contract.bounds)])
+    ]
+    expected_rows = select(
+        e.c[symbol].label(symbol),
+        e.c[when].label(when),
+        *values,
+        *(
+            case(
+                (e.c[eligibility_column(m)].is_(False), null()),
+                (t.c[m].is_not(None), FILLED),
+                else_=MISSING,
+            ).label(status_column(m))
+            for m in contract.coverage
+        ),
+    ).select_from(e.outerjoin(t, match))
+    unasked = select(
+        t.c[symbol],
+        t.c[when],
+        *values,
+        *(null().label(status_column(m)) for m in contract.coverage),
+    ).where(~exists().where(match))
+    if start is not None:
+        unasked = unasked.where(t.c[when] >= time_bound(t.c[when].type, start))
+    if end is not None:
+        unasked = unasked.where(t.c[when] < time_bound(t.c[when].type, end, upper=True))
+    if symbols is not None:
+        unasked = unasked.where(t.c[symbol].in_(list(symbols)))
+    query = union_all(expected_rows, unasked)
+    return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))

@@ -88,10 +88,20 @@ def _ensure_unique_keys(conn: Connection, table: Table) -> list[str]:
 
 
 def _ensure_onchain_view(conn: Connection) -> list[str]:
-    if ONCHAIN_VIEW in inspect(conn).get_view_names():
-        return []
-    columns = ", ".join(col.name for col in crypto_onchain_data.columns)
+    """``onchain_metrics`` selects every column of ``crypto_onchain_data``; a view made before
+    columns were added is made again (a view holds no data)."""
+    inspector = inspect(conn)
+    wanted = [col.name for col in crypto_onchain_data.columns]
+    if ONCHAIN_VIEW in inspector.get_view_names():
+        have = {col["name"] for col in inspector.get_columns(ONCHAIN_VIEW)}
+        if set(wanted) <= have:
+            return []
+        conn.execute(text(f"DROP VIEW {ONCHAIN_VIEW}"))
+        change = f"re-created view {ONCHAIN_VIEW} with the new columns"
+    else:
+        change = f"created view {ONCHAIN_VIEW}"
+    columns = ", ".join(wanted)
     conn.execute(
         text(f"CREATE VIEW {ONCHAIN_VIEW} AS SELECT {columns} FROM {crypto_onchain_data.name}")
     )
-    return [f"created view {ONCHAIN_VIEW}"]
+    return [change]

@@ -53,6 +53,7 @@ crypto_assets = Table(
     Column("coingecko_id", String(128)),
     Column("binance_symbol", String(32)),
     Column("coinmetrics_id", String(32)),
+    Column("messari_id", String(64), comment="Messari asset key (used only with a key)"),
     # Learned by the price collector: a gap before it is not missing, the source has nothing.
     Column("price_history_start", DateTime, comment="earliest bar the price source has"),
     *_audit(),
@@ -115,6 +116,14 @@ macro_indicators = Table(
     UniqueConstraint("indicator_name", "indicator_date", name="uq_macro_indicators_name_date"),
 )
 
+# Where each on-chain value came from ("coinmetrics", "blockchain.info", "messari"): a series may
+# use a fallback source on some days, and a reader must see which definition a value follows.
+ONCHAIN_SOURCE_COLUMNS = (
+    "active_addresses_source",
+    "transaction_count_source",
+    "exchange_net_flow_source",
+)
+
 crypto_onchain_data = Table(
     "crypto_onchain_data",
     metadata,
@@ -128,10 +137,29 @@ crypto_onchain_data = Table(
         "exchange_net_flow_24h",
         "price_volatility_7d",
     ),
+    # Row summary kept for old readers; the per-metric columns below are authoritative.
     Column("data_source", String(32)),
     Column("available_at", DateTime, comment="when the day's values could first be read"),
+    *(Column(name, String(32)) for name in ONCHAIN_SOURCE_COLUMNS),
     *_audit(),
     UniqueConstraint("symbol", "metric_date", name="uq_crypto_onchain_data_symbol_date"),
+)
+
+# What each free source can serve, per asset and metric, as its catalogue said when last asked:
+# the honest denominator of on-chain coverage (an asset-day no free source has is not missing).
+onchain_availability = Table(
+    "onchain_availability",
+    metadata,
+    _id(),
+    Column("symbol", String(32), nullable=False),
+    Column("metric", String(64), nullable=False, comment="crypto_onchain_data column"),
+    Column("source", String(32), nullable=False),
+    Column("first_date", Date),
+    Column("last_date", Date),
+    Column("status", String(16), nullable=False, comment="available | forbidden | unknown"),
+    Column("detail", String(255)),
+    Column("checked_at", DateTime),
+    UniqueConstraint("symbol", "metric", "source", name="uq_onchain_availability"),
 )
 
 ONCHAIN_VIEW = "onchain_metrics"

@@ -149,7 +149,7 @@ class HttpSource:
 
     def describe(self, path: str, params: Mapping[str, Any]) -> str:
         """``GET <url>`` with secrets masked: safe for logs, errors and artifacts."""
-        request = self.client.build_request("GET", path, params=dict(params))
+        request = self.client.build_request("GET", path, params=_query(params))
         return f"GET {self.redact(str(request.url))}"
 
     def get(self, path: str, params: Mapping[str, Any], *, cost: float = 1.0) -> httpx.Response:
@@ -163,7 +163,7 @@ class HttpSource:
             self.limiter.acquire(cost)
             self.requests += 1
             try:
-                response = self.client.get(path, params=dict(params))
+                response = self.client.get(path, params=_query(params))
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no answer'}"
                 delay = self.retry.backoff(attempt, self.rng)
@@ -210,6 +210,12 @@ class HttpSource:
                 "so this run stops here — retry later"
             )
         return max(asked, min(backoff, self.retry.base_delay))
+
+
+def _query(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``None`` for no parameters: httpx would otherwise drop the query of a full URL (a
+    ``next_page_url`` is fetched as given)."""
+    return dict(params) if params else None
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:

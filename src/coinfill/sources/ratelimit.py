@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -69,6 +70,56 @@ class TokenBucket:
     def describe(self) -> str:
         burst = f", bursts of {self.burst:g}" if self.burst > 1 else ""
         return f"local token bucket, {self.rate:g} per second{burst} (this process only)"
+
+
+@dataclass
+class SlidingWindow:
+    """At most ``limit`` requests in any ``window`` seconds — CoinMetrics' own rule (10 per
+    6 s), so a short run sends its first ``limit`` requests at once. ``margin`` widens the
+    window a little: the provider counts arrivals, which network jitter can bunch up."""
+
+    limit: int
+    window: float
+    margin: float = 0.05
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _sent: deque[float] = field(init=False, default_factory=deque)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window <= 0:
+            raise ConfigurationError(
+                f"a rate limit needs ≥ 1 request per window > 0 s, got {self.limit} per "
+                f"{self.window:g} s"
+            )
+
+    def acquire(self, cost: float = 1.0) -> None:
+        with self._lock:
+            span = self.window * (1 + self.margin)
+            now = self.clock()
+            at = now
+            if len(self._sent) >= self.limit:
+                at = max(now, self._sent[-self.limit] + span)
+            self._sent.append(at)
+            while len(self._sent) > self.limit:
+                self._sent.popleft()
+        if at > now:
+            self.sleep(at - now)
+
+    def describe(self) -> str:
+        return f"local sliding window, {self.limit} per {self.window:g} s (this process only)"
+
+
+_WINDOWS: dict[tuple[str, int, float], SlidingWindow] = {}
+
+
+def local_window(name: str, limit: int, window: float) -> SlidingWindow:
+    """The process-wide sliding window of a provider."""
+    with _BUCKETS_LOCK:
+        key = (name, limit, window)
+        if key not in _WINDOWS:
+            _WINDOWS[key] = SlidingWindow(limit, window)
+        return _WINDOWS[key]
 
 
 @dataclass(frozen=True)

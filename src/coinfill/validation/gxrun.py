@@ -30,7 +30,13 @@ from great_expectations.data_context.types.base import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from coinfill.db.calendar_scope import calendar_scope_sql, create_calendar, drop_calendar
+from coinfill.db.calendar_scope import (
+    calendar_scope_sql,
+    create_calendar,
+    create_eligibility,
+    drop_calendar,
+    eligibility_scope_sql,
+)
 from coinfill.db.scopes import (
     create_view,
     drop_view,
@@ -84,12 +90,15 @@ def validate(
     context: Any = None,
     calendar_dates: Mapping[str, Sequence[date]] | None = None,
     expected_rows: int | None = None,
+    eligible_days: Mapping[str, Mapping[str, Sequence[date]]] | None = None,
 ) -> SuiteReport:
     """Coverage and validity of ``contract``'s table over ``[start, end)`` and ``symbols``.
 
     A contract whose rows follow a calendar (macro) needs ``calendar_dates``: per category, the
     dates that should have a row (see ``coinfill.macro.coverage``); one whose rows follow a bar
-    grid (prices) needs ``expected_rows`` (see ``coinfill.prices.coverage``).
+    grid (prices) needs ``expected_rows`` (see ``coinfill.prices.coverage``); one whose rows
+    follow what sources can serve (on-chain) needs ``eligible_days``: per column, per symbol,
+    the days some source could fill (see ``coinfill.onchain.coverage``).
     """
     if not table_exists(engine, contract.table):
         raise InputError(
@@ -119,6 +128,8 @@ def validate(
         parameters[MIN_ROWS] = math.ceil(expected * row_target / 100.0)
     if contract.rows_follow_calendar and calendar_dates is None:
         raise ValueError(f"the {contract.name} suite needs its calendar of expected dates")
+    if contract.rows_follow_availability and eligible_days is None:
+        raise ValueError(f"the {contract.name} suite needs the days its sources can serve")
     key = enforced_unique_key(engine, contract.table, contract.keys)
     context = context or new_context()
     suite = context.suites.add(build_suite(contract, targets, check_unique=key is None))
@@ -134,6 +145,11 @@ def validate(
                 engine, f"coinfill_gx_cal_{suffix}", contract, calendar_dates
             )
             query = calendar_scope_sql(engine, contract, calendar, start, end)
+        elif eligible_days is not None and contract.rows_follow_availability:
+            calendar = create_eligibility(
+                engine, f"coinfill_gx_cal_{suffix}", contract, eligible_days
+            )
+            query = eligibility_scope_sql(engine, contract, calendar, start, end, symbols)
         else:
             query = scope_sql(engine, contract, start, end, symbols, cutoffs)
         try:

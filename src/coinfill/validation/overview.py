@@ -15,6 +15,7 @@ from coinfill.db.scopes import table_exists
 from coinfill.errors import InputError
 from coinfill.macro.catalog import catalog
 from coinfill.macro.coverage import coverage_calendar, macro_contract
+from coinfill.onchain.coverage import eligible_days as onchain_eligible_days
 from coinfill.prices.coverage import expected_bars
 from coinfill.validation.gxrun import new_context, validate
 from coinfill.validation.report import SuiteReport, fmt_percent
@@ -52,7 +53,7 @@ def measure_all(
         contract = contract_for(name)
         if len(names) > 1 and not table_exists(engine, contract.table):
             continue
-        calendar, bars = None, None
+        calendar, bars, eligible = None, None, None
         if contract.rows_follow_bars:
             bars = sum(
                 expected_bars(
@@ -63,6 +64,8 @@ def measure_all(
             chosen = list(catalog(macro_series).values())
             contract = macro_contract(chosen)
             calendar = coverage_calendar(engine, chosen, start, end, now)
+        if contract.rows_follow_availability:
+            eligible = onchain_eligible_days(engine, symbols, start, end, now)
         reports.append(
             validate(
                 engine,
@@ -74,6 +77,7 @@ def measure_all(
                 context=context,
                 calendar_dates=calendar,
                 expected_rows=bars,
+                eligible_days=eligible,
             )
         )
     if docs_dir is not None:

@@ -1,0 +1,282 @@
+"""Flow ``onchain-metrics``: daily network metrics into ``crypto_onchain_data``.
+
+    prefect deployment run 'onchain-metrics/backfill' --param days=180
+    coinfill run onchain --days 180                 # the same flow, in-process
+    coinfill run onchain --days 180 --dry-run       # the plan: gaps, requests, sources
+
+CoinMetrics' community API first (many assets per request, 10 requests / 6 s), blockchain.info
+for Bitcoin days CoinMetrics does not deliver, Messari only with a key; every value's source is
+stored next to it. ``price_volatility_7d`` is computed from ``price_data_real`` for every asset
+with prices. Gap-driven: only days some source can serve and that hold no value are fetched.
+The on-chain suite measures values ÷ servable asset-days before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import partial
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from sqlalchemy import Engine
+
+from coinfill.backfill import check_cap, day_span, parse_symbols, plan_window
+from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
+from coinfill.db.engine import make_engine
+from coinfill.db.onchain import asset_ids, filled_days, save_availability, source_counts
+from coinfill.macro.catalog import catalog
+from coinfill.onchain.availability import (
+    AVAILABLE,
+    AssetIds,
+    Availability,
+    by_series,
+    eligible_days,
+)
+from coinfill.onchain.clients import OnchainClients, availability, make_clients
+from coinfill.onchain.collect import (
+    OnchainRunSummary,
+    SourceResult,
+    collect_coinmetrics,
+    collect_fallback,
+    collect_messari,
+    compute_volatility,
+)
+from coinfill.onchain.coverage import volatility_days
+from coinfill.onchain.metrics import (
+    BLOCKCHAIN_INFO,
+    BLOCKCHAIN_INFO_SYMBOL,
+    BY_COLUMN,
+    COINMETRICS,
+    COMPUTED,
+    MESSARI,
+    VOLATILITY,
+)
+from coinfill.onchain.plan import OnchainPlan, fallback_days, gap_days, plan_onchain
+from coinfill.settings import Settings, load_settings
+from coinfill.tables import markdown_table
+from coinfill.validation.report import SuiteReport, render
+from expectations.contracts import validate_overrides
+from flows.coverage import conclude, measure_coverage
+from flows.naming import run_namer
+
+FLOW_NAME = "onchain-metrics"
+SUITE = "onchain"
+
+
+@task(name="onchain-fetch", task_run_name="{label}", cache_policy=NO_CACHE)
+def run_step(label: str, step: Callable[[], SourceResult]) -> SourceResult:
+    return step()
+
+
+@flow(name=FLOW_NAME, flow_run_name=run_namer("onchain"), validate_parameters=True)
+def onchain_metrics(
+    days: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    symbols: list[str] | None = None,
+    max_assets: int = 500,
+    dry_run: bool = False,
+    enforce_coverage: bool = True,
+    coverage_targets: dict[str, float] | None = None,
+) -> OnchainRunSummary:
+    """Collect on-chain metrics for ``[start, end)`` or the last ``days`` (0 = all history).
+
+    Without any of them it runs the scheduled window (``COINFILL_ONCHAIN_SCHEDULED_DAYS``).
+    ``symbols`` defaults to the active assets (at most ``max_assets``); ``dry_run`` asks the
+    CoinMetrics catalogue and publishes the plan, writing nothing.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    targets = {**settings.coverage_targets, **(coverage_targets or {})}
+    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
+    now = datetime.now(UTC).replace(tzinfo=None)
+    today = now.date()
+    window = plan_window(days, start, end, now=now, default_days=settings.onchain_scheduled_days)
+    engine = make_engine(settings.database_url.get_secret_value())
+    summary = OnchainRunSummary(window.label, dry_run, "")
+    if count_assets(engine) == 0 and not dry_run:
+        added = add_missing_defaults(engine)
+        summary.notes.append(f"the registry was empty: loaded the {added} bundled assets")
+    chosen, unknown = _choose(engine, symbols, max_assets)
+    summary.results += [
+        SourceResult("registry", s, error=f"unknown symbol {s}: not in crypto_assets — add it "
+                     f"with `coinfill assets add {s} --coinmetrics <id>`")
+        for s in unknown
+    ]  # fmt: skip
+    ids = asset_ids(engine, chosen)
+    clients = make_clients(settings)
+    try:
+        entries, found = availability(clients, list(ids.values()), today)
+        summary.results += [
+            SourceResult(COINMETRICS, f"catalogue: asset '{a}'", error=_unknown_cm(a, ids))
+            for a in sorted(found.unknown)
+        ]
+        if not dry_run:
+            save_availability(engine, entries, now)
+        first, stop = day_span(window.start, window.end)
+        first = first or min((e.first for e in entries if e.first), default=today)
+        stop = min(stop or today, today)
+        plan = plan_onchain(
+            list(ids.values()), by_series(entries),
+            filled_days(engine, chosen, first, stop), first, stop, today,
+            assets_per_request=settings.coinmetrics_assets_per_request,
+            page_size=settings.coinmetrics_page_size,
+            fallback_after_days=settings.onchain_fallback_after_days,
+            messari=clients.messari is not None,
+        )  # fmt: skip
+        summary.plan = plan.markdown(window.label, clients.limits) + "\n\n" + _sources(entries)
+        create_markdown_artifact(summary.plan, key="onchain-metrics-plan")
+        logger.info("plan:\n%s", summary.plan)
+
+        def coverage(phase: str) -> PrefectFuture[SuiteReport]:
+            eligible = eligible_days(entries, first, stop)
+            eligible[VOLATILITY] = volatility_days(engine, chosen, first, stop)
+            return measure_coverage.submit(
+                engine, SUITE, phase, window.start, window.end, chosen, now, targets,
+                eligible_days=eligible,
+            )  # fmt: skip
+
+        measuring = coverage("before")
+        if not dry_run:
+            measuring.wait()
+            summary.results += _collect(settings, engine, clients, plan, entries, chosen, now)
+            save_availability(engine, entries, now)  # with what the run learned (403s)
+    finally:
+        clients.close()
+    before = measuring.result()
+    after = before if dry_run else coverage("after").result()
+    summary.coverage = render(after, before)
+    _publish(engine, summary, chosen, first, stop)
+    failed = [r for r in summary.results if r.error]
+    message = (
+        f"{len(failed)} step(s) failed (the others were written): "
+        + "; ".join(f"{r.source} {r.what}: {r.error}" for r in failed)
+        if failed
+        else None
+    )
+    conclude(
+        engine, FLOW_NAME, before, after,
+        dry_run=dry_run, enforce_coverage=enforce_coverage, failed=message,
+    )  # fmt: skip
+    return summary
+
+
+def _choose(
+    engine: Engine, requested: list[str] | None, max_assets: int
+) -> tuple[list[str], list[str]]:
+    check_cap(max_assets)
+    symbols = parse_symbols(requested)
+    if symbols is None:
+        symbols = sorted(list_assets(engine)["symbol"])[:max_assets]
+    check_cap(max_assets, symbols)
+    registered = set(asset_ids(engine, symbols))
+    return [s for s in symbols if s in registered], [s for s in symbols if s not in registered]
+
+
+def _collect(
+    settings: Settings,
+    engine: Engine,
+    clients: OnchainClients,
+    plan: OnchainPlan,
+    entries: list[Availability],
+    chosen: list[str],
+    now: datetime,
+) -> list[SourceResult]:
+    results = []
+    for i, cm_request in enumerate(plan.coinmetrics, start=1):
+        step = partial(collect_coinmetrics, clients.coinmetrics, engine, cm_request, now)
+        result = _step(f"coinmetrics-{i}-of-{len(plan.coinmetrics)}", COINMETRICS, step)
+        _learn_forbidden(entries, cm_request.assets, result.forbidden)
+        results.append(result)
+    # blockchain.info fills the Bitcoin days CoinMetrics left empty once it had its chance.
+    series = by_series(entries)
+    btc = {k: v for k, v in series.items() if k[0] == BLOCKCHAIN_INFO_SYMBOL}
+    if btc:
+        filled = filled_days(engine, [BLOCKCHAIN_INFO_SYMBOL], plan.start, plan.end)
+        after = settings.onchain_fallback_after_days
+        for (symbol, metric), days in gap_days(btc, filled, plan.start, plan.end).items():
+            todo = fallback_days(days, series, symbol, metric, now.date(), after)
+            if todo and BY_COLUMN.get(metric) and BY_COLUMN[metric].blockchain_chart:
+                step = partial(
+                    collect_fallback, clients.blockchain_info, engine, symbol, metric, todo, now
+                )
+                results.append(_step(f"blockchain-info-{metric}", BLOCKCHAIN_INFO, step))
+    if clients.messari is not None:
+        for request in plan.messari:
+            step = partial(collect_messari, clients.messari, engine, request, now)
+            result = _step(f"messari-{request.symbol}-{request.metric}", MESSARI, step)
+            results.append(result)
+            if result.error and "COINFILL_MESSARI_API_KEY" in result.error:
+                break  # a refused key refuses every request alike
+    step = partial(compute_volatility, engine, chosen, plan.start, plan.end, now)
+    results.append(_step("volatility", COMPUTED, step))
+    return results
+
+
+def _step(label: str, source: str, step: Callable[[], SourceResult]) -> SourceResult:
+    state = run_step(label, step, return_state=True)
+    if state.is_completed():
+        result: SourceResult = state.result()
+        return result
+    return SourceResult(source, label, error=state.message or "failed")
+
+
+def _learn_forbidden(
+    entries: list[Availability], assets: tuple[AssetIds, ...], forbidden: set[tuple[str, str]]
+) -> None:
+    """A 403 for an asset's metric: that series has no free CoinMetrics source after all."""
+    symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in assets}
+    for asset, metric_name in forbidden:
+        for i, entry in enumerate(entries):
+            if (
+                entry.source == COINMETRICS
+                and symbols.get(asset) == entry.symbol
+                and metric_name in BY_COLUMN[entry.metric].coinmetrics
+            ):
+                entries[i] = Availability(
+                    entry.symbol, entry.metric, COINMETRICS, None, None, "forbidden",
+                    f"{metric_name}: 403, not in the free tier",
+                )  # fmt: skip
+
+
+def _sources(entries: list[Availability]) -> str:
+    rows: dict[tuple[str, str], int] = {}
+    for e in entries:
+        status = e.source if e.status == AVAILABLE else f"{e.source} ({e.status})"
+        rows[(e.metric, status)] = rows.get((e.metric, status), 0) + 1
+    table = [{"metric": m, "source": s, "assets": n} for (m, s), n in sorted(rows.items())]
+    return "**Which source can serve what** (assets per metric):\n\n" + "\n".join(
+        markdown_table(table)
+    )
+
+
+def _publish(
+    engine: Engine, summary: OnchainRunSummary, chosen: list[str], first: date, stop: date
+) -> None:
+    if summary.results:
+        create_table_artifact(
+            [r.as_row() for r in summary.results],
+            key="onchain-metrics-steps",
+            description=f"per request batch, chart and series, window {summary.window}",
+        )
+    per_source = source_counts(engine, chosen, first, stop)
+    create_table_artifact(
+        per_source, key="onchain-metrics-sources", description="values per metric and source"
+    )
+    summary.notes.append(
+        "values per metric and source:\n\n" + "\n".join(markdown_table(per_source))
+    )
+    create_markdown_artifact(summary.markdown(), key="onchain-metrics-summary")
+
+
+def _unknown_cm(asset: str, ids: dict[str, AssetIds]) -> str:
+    owners = [s for s, a in ids.items() if (a.coinmetrics_id or "").lower() == asset]
+    owner = owners[0] if owners else "<SYMBOL>"
+    return (
+        f"CoinMetrics does not know asset '{asset}' (crypto_assets.coinmetrics_id of "
+        f"{', '.join(owners) or '?'}) — fix it with `coinfill assets add {owner} "
+        "--coinmetrics <id>`"
+    )

@@ -1,0 +1,213 @@
+"""Fetch planned on-chain values from each source, compute volatility, store; one result row
+per request batch, chart, series or computation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from coinfill.db.onchain import daily_closes, write_values
+from coinfill.onchain.metrics import (
+    BLOCKCHAIN_INFO,
+    BY_COLUMN,
+    COINMETRICS,
+    COMPUTED,
+    MESSARI,
+    METRICS,
+    VOLATILITY,
+)
+from coinfill.onchain.plan import CoinMetricsRequest, MessariRequest
+from coinfill.onchain.volatility import close_days, daily_volatility
+from coinfill.sources.blockchain_info import BlockchainInfoClient
+from coinfill.sources.coinmetrics import CoinMetricsClient
+from coinfill.sources.messari import MessariClient
+from coinfill.tables import markdown_table
+
+# Gap days closer than this are fetched in one blockchain.info request (a request costs 10 s).
+MERGE_GAP_DAYS = 60
+
+
+@dataclass
+class SourceResult:
+    source: str
+    what: str
+    requests: int = 0
+    values: int = 0
+    malformed: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    other_source: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    forbidden: set[tuple[str, str]] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "what": self.what,
+            "requests": self.requests,
+            "values": self.values,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "kept (other source)": self.other_source,
+            "malformed": self.malformed,
+            "seconds": round(self.seconds, 1),
+            "error": self.error or "",
+        }
+
+    def record(self, frame: pd.DataFrame, engine: Engine, now: datetime) -> None:
+        counts = write_values(engine, frame, now=now)
+        self.inserted += counts.written.inserted
+        self.updated += counts.written.updated
+        self.unchanged += counts.written.unchanged
+        self.other_source += counts.other_source
+
+
+def collect_coinmetrics(
+    client: CoinMetricsClient,
+    engine: Engine,
+    request: CoinMetricsRequest,
+    now: datetime,
+    before_write: Callable[[], object] = lambda: None,
+) -> SourceResult:
+    symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in request.assets}
+    result = SourceResult(COINMETRICS, f"{len(symbols)} assets {request.start}..{request.end}")
+    began, requests = time.monotonic(), client.requests
+    rows = client.asset_metrics(list(symbols), request.metrics, request.start, request.end)
+    result.requests = client.requests - requests
+    result.malformed, result.forbidden, result.unknown = (
+        rows.malformed,
+        rows.forbidden,
+        rows.unknown,
+    )
+    asked = [m for m in METRICS if set(m.coinmetrics) <= set(request.metrics)]
+    frame = rows.frame
+    out = pd.DataFrame({"symbol": frame["asset"].map(symbols), "metric_date": frame["day"]})
+    for metric in asked:
+        values = frame[list(metric.coinmetrics)]
+        value = (
+            values.iloc[:, 0] - values.iloc[:, 1]
+            if len(metric.coinmetrics) == 2
+            else values.iloc[:, 0]
+        )
+        out[metric.column] = value.astype(float)
+        out[metric.source_column] = COINMETRICS
+        result.values += int(value.notna().sum())
+    out = out.dropna(subset=["symbol"])
+    before_write()
+    result.record(out, engine, now)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def collect_fallback(
+    client: BlockchainInfoClient,
+    engine: Engine,
+    symbol: str,
+    metric: str,
+    days: Sequence[date],
+    now: datetime,
+) -> SourceResult:
+    chart = BY_COLUMN[metric].blockchain_chart or ""
+    result = SourceResult(BLOCKCHAIN_INFO, f"{symbol} {chart}: {len(days)} day(s)")
+    began, requests = time.monotonic(), client.requests
+    wanted = set(days)
+    frames = []
+    for start, end in day_ranges(days, MERGE_GAP_DAYS):
+        for piece in client.chart(chart, start, end):
+            result.malformed += piece.malformed
+            frames.append(piece.values[piece.values["day"].isin(wanted)])
+    result.requests = client.requests - requests
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", "value"])
+    out = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "metric_date": list(got["day"]),
+            metric: got["value"].astype(float).to_numpy(),
+            BY_COLUMN[metric].source_column: BLOCKCHAIN_INFO,
+        }
+    )
+    result.values = len(out)
+    result.record(out, engine, now)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def collect_messari(
+    client: MessariClient, engine: Engine, request: MessariRequest, now: datetime
+) -> SourceResult:
+    metric = BY_COLUMN[request.metric]
+    result = SourceResult(MESSARI, f"{request.symbol} {metric.messari}")
+    began, requests = time.monotonic(), client.requests
+    frames = []
+    for piece in client.series(request.asset_key, metric.messari or "", request.start, request.end):
+        result.malformed += piece.malformed
+        frames.append(piece.values)
+    result.requests = client.requests - requests
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", "value"])
+    out = pd.DataFrame(
+        {
+            "symbol": request.symbol,
+            "metric_date": list(got["day"]),
+            metric.column: got["value"].astype(float).to_numpy(),
+            metric.source_column: MESSARI,
+        }
+    )
+    result.values = len(out)
+    result.record(out, engine, now)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def compute_volatility(
+    engine: Engine, symbols: Sequence[str], start: date, end: date, now: datetime
+) -> SourceResult:
+    """``price_volatility_7d`` for ``[start, end)`` from the stored daily closes."""
+    result = SourceResult(COMPUTED, f"{VOLATILITY} for {len(symbols)} symbol(s)")
+    began = time.monotonic()
+    first, stop = close_days(start, end)
+    frame = daily_volatility(daily_closes(engine, symbols, first, stop), start, end)
+    result.values = len(frame)
+    result.record(frame, engine, now)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def day_ranges(days: Sequence[date], merge_gap: int) -> list[tuple[date, date]]:
+    """``[start, end)`` ranges covering ``days``; ranges closer than ``merge_gap`` days join."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and (day - ranges[-1][1]).days < merge_gap:
+            ranges[-1] = (ranges[-1][0], day + timedelta(days=1))
+        else:
+            ranges.append((day, day + timedelta(days=1)))
+    return ranges
+
+
+@dataclass
+class OnchainRunSummary:
+    window: str
+    dry_run: bool
+    plan: str
+    results: list[SourceResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    coverage: str = ""
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [r for r in self.results if r.error]
+
+    def markdown(self) -> str:
+        dry = " (dry run: nothing written)" if self.dry_run else ""
+        lines = [f"### onchain-metrics {self.window}{dry}", "", self.plan, ""]
+        lines += markdown_table([r.as_row() for r in self.results])
+        lines += [f"- {note}" for note in self.notes]
+        return "\n".join(lines)

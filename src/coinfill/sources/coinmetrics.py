@@ -1,0 +1,303 @@
+"""CoinMetrics Community API v4 (no key): daily network metrics for many assets per request.
+
+    GET /v4/catalog-v2/asset-metrics?assets=btc,eth
+    → {"data": [{"asset": "btc", "metrics": [{"metric": "AdrActCnt", "frequencies":
+         [{"frequency": "1d", "min_time": "2009-01-03T00:00:00.000000000Z", "max_time": …}]}]}],
+       "next_page_url": …}
+    GET /v4/timeseries/asset-metrics?assets=btc,eth&metrics=AdrActCnt,TxCnt&frequency=1d
+        &start_time=2024-01-01&end_time=2024-06-29&page_size=10000
+    → {"data": [{"asset": "btc", "time": "2024-01-01T00:00:00.000000000Z",
+                 "AdrActCnt": "595445", "TxCnt": "661420"}], "next_page_url": …}
+
+Values are strings; a metric missing from a row is "not supported for the asset", ``null`` is
+"no data". The community tier allows 10 requests per 6 s per IP and serves a subset of the
+metrics: a metric outside it answers 403 ``forbidden`` and fails the *whole* request, naming
+metric and asset — so the catalogue is asked first (it lists only what the tier serves), and a
+403 that still happens is recorded for that asset and the request repeated without it. An unknown
+asset answers 400 ``Value 'xyz' is not supported.``; it is recorded and left out the same way.
+Data licence: CC BY-NC 4.0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from coinfill.sources.http import (
+    HttpSource,
+    RetryPolicy,
+    SourceRequestError,
+    SourceResponseError,
+)
+from coinfill.sources.ratelimit import RateLimiter, local_window
+
+DEFAULT_BASE_URL = "https://community-api.coinmetrics.io"
+CATALOG_PATH = "/v4/catalog-v2/asset-metrics"
+METRICS_PATH = "/v4/timeseries/asset-metrics"
+PAGE_SIZE = 10_000  # the API's maximum
+REQUESTS_PER_WINDOW, WINDOW_SECONDS = 10, 6.0
+_FORBIDDEN = re.compile(r"metric '([^']+)'.*?asset '([^']+)'", re.IGNORECASE)
+_UNSUPPORTED = re.compile(r"Value '([^']+)' is not supported", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Days a source has for one asset and metric (inclusive)."""
+
+    first: date
+    last: date
+
+
+@dataclass
+class Catalog:
+    """Per asset, the daily metrics the community tier serves and their day spans."""
+
+    spans: dict[str, dict[str, Span]] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+
+    def has(self, asset: str, metric: str) -> bool:
+        return metric in self.spans.get(asset, {})
+
+
+@dataclass
+class MetricRows:
+    """Daily values: columns ``asset``, ``day`` and one float column per metric asked."""
+
+    frame: pd.DataFrame
+    forbidden: set[tuple[str, str]] = field(default_factory=set)  # (asset, metric)
+    unknown: set[str] = field(default_factory=set)
+    malformed: int = 0
+    pages: int = 0
+
+
+class CoinMetricsClient:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        limiter: RateLimiter | None = None,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.page_size = page_size
+        self.http = HttpSource(
+            "coinmetrics",
+            base_url,
+            limiter or local_window("coinmetrics", REQUESTS_PER_WINDOW, WINDOW_SECONDS),
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def __enter__(self) -> CoinMetricsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    def catalog(self, assets: Sequence[str]) -> Catalog:
+        """What the tier serves daily for ``assets``; assets CoinMetrics does not know are
+        listed in ``unknown`` instead of failing the others."""
+        result = Catalog()
+        remaining = sorted(set(assets))
+        while remaining:
+            params = {"assets": ",".join(remaining), "page_size": self.page_size}
+            try:
+                for item in self._pages(CATALOG_PATH, params):
+                    _read_catalog_item(item, result)
+                break
+            except SourceRequestError as exc:
+                bad = _unsupported_asset(exc, remaining)
+                if bad is None:
+                    raise
+                result.unknown.add(bad)
+                remaining.remove(bad)
+        return result
+
+    def asset_metrics(
+        self, assets: Sequence[str], metrics: Sequence[str], start: date, end: date
+    ) -> MetricRows:
+        """Daily values of ``metrics`` for ``assets`` on days ``[start, end)``, every page.
+
+        A metric the tier refuses for an asset (403) or an asset CoinMetrics does not know (400)
+        is recorded in the result and the request repeated without it.
+        """
+        result = MetricRows(pd.DataFrame())
+        frames: list[pd.DataFrame] = []
+        todo: list[tuple[list[str], list[str]]] = [(sorted(set(assets)), list(metrics))]
+        while todo:
+            group, wanted = todo.pop()
+            if not group or not wanted:
+                continue
+            try:
+                frames.append(self._fetch(group, wanted, start, end, result))
+            except SourceRequestError as exc:
+                todo += _without_refused(exc, group, wanted, result)
+        result.frame = _combine(frames, metrics)
+        return result
+
+    def _fetch(
+        self, assets: list[str], metrics: list[str], start: date, end: date, result: MetricRows
+    ) -> pd.DataFrame:
+        params = {
+            "assets": ",".join(assets),
+            "metrics": ",".join(metrics),
+            "frequency": "1d",
+            "start_time": start.isoformat(),
+            "end_time": (end - timedelta(days=1)).isoformat(),
+            "page_size": self.page_size,
+            "ignore_unsupported_errors": "true",  # an asset lacking one metric keeps the others
+        }
+        records = []
+        for item in self._pages(METRICS_PATH, params, result):
+            records.append(item)
+        frame, malformed = parse_rows(records, metrics, self.http.describe(METRICS_PATH, params))
+        result.malformed += malformed
+        return frame
+
+    def _pages(
+        self, path: str, params: Mapping[str, Any], result: MetricRows | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every ``data`` item of every page; a next page is fetched from ``next_page_url``
+        as given."""
+        url: str = path
+        query: Mapping[str, Any] = params
+        while True:
+            response = self.http.get(url, query)
+            payload = _payload(response.content, self.http.describe(url, query))
+            if result is not None:
+                result.pages += 1
+            yield from payload["data"]
+            next_url = payload.get("next_page_url")
+            if not next_url:
+                return
+            url, query = str(next_url), {}
+
+
+def _payload(content: bytes, what: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(content)
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise TypeError("no 'data' list")
+        if not all(isinstance(item, dict) for item in payload["data"]):
+            raise TypeError("'data' holds something other than objects")
+    except (ValueError, TypeError) as exc:
+        raise SourceResponseError(
+            f"coinmetrics: {what} answered an unexpected body ({exc}): {content[:120]!r}"
+        ) from None
+    return payload
+
+
+def _read_catalog_item(item: Mapping[str, Any], catalog: Catalog) -> None:
+    asset = str(item.get("asset", ""))
+    for metric in item.get("metrics") or []:
+        for frequency in metric.get("frequencies") or []:
+            if frequency.get("frequency") != "1d":
+                continue
+            first, last = _day(frequency.get("min_time")), _day(frequency.get("max_time"))
+            if first is not None and last is not None:
+                catalog.spans.setdefault(asset, {})[str(metric["metric"])] = Span(first, last)
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def parse_rows(
+    records: Sequence[Mapping[str, Any]], metrics: Sequence[str], what: str = "a request"
+) -> tuple[pd.DataFrame, int]:
+    """Rows as ``asset, day, <metric>…`` floats; a value that is not a number becomes NaN and is
+    counted (``null`` and a missing key are "no data", not malformed)."""
+    frame = pd.DataFrame.from_records(list(records))
+    if frame.empty:
+        return _empty(metrics), 0
+    if "asset" not in frame or "time" not in frame:
+        raise SourceResponseError(
+            f"coinmetrics: {what} answered rows without asset/time: {records[:1]!r}"
+        )
+    out = pd.DataFrame({"asset": frame["asset"].astype(str)})
+    out["day"] = pd.to_datetime(frame["time"].astype(str).str[:10], errors="coerce").dt.date
+    malformed = int(out["day"].isna().sum())
+    for metric in metrics:
+        raw = frame[metric] if metric in frame else pd.Series(None, index=frame.index)
+        values = pd.to_numeric(raw, errors="coerce")
+        malformed += int((values.isna() & raw.notna()).sum())
+        out[metric] = values.astype(float).where(np.isfinite(values.astype(float)))
+    return out.dropna(subset=["day"]).reset_index(drop=True), malformed
+
+
+def _empty(metrics: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({"asset": pd.Series(dtype=str), "day": pd.Series(dtype=object)}).assign(
+        **{m: pd.Series(dtype=float) for m in metrics}
+    )
+
+
+def _combine(frames: list[pd.DataFrame], metrics: Sequence[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _empty(metrics)
+    merged = pd.concat(frames, ignore_index=True)
+    for metric in metrics:
+        if metric not in merged:
+            merged[metric] = np.nan
+    # A split request may return an asset-day twice, once per metric subset: keep every value.
+    grouped = merged.groupby(["asset", "day"], as_index=False, sort=True)[list(metrics)].first()
+    return grouped
+
+
+def _error(exc: SourceRequestError) -> tuple[str, str]:
+    try:
+        error = json.loads(exc.body).get("error") or {}
+        return str(error.get("type", "")), str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        return "", exc.body
+
+
+def _unsupported_asset(exc: SourceRequestError, assets: Sequence[str]) -> str | None:
+    _kind, message = _error(exc)
+    match = _UNSUPPORTED.search(message)
+    if exc.status == 400 and match and match.group(1).lower() in assets:
+        return match.group(1).lower()
+    return None
+
+
+def _without_refused(
+    exc: SourceRequestError, assets: list[str], metrics: list[str], result: MetricRows
+) -> list[tuple[list[str], list[str]]]:
+    """The requests to make instead of one the API refused, or the error re-raised."""
+    bad_asset = _unsupported_asset(exc, assets)
+    if bad_asset is not None:
+        result.unknown.add(bad_asset)
+        return [([a for a in assets if a != bad_asset], metrics)]
+    kind, message = _error(exc)
+    match = _FORBIDDEN.search(message)
+    if exc.status == 403 and kind == "forbidden" and match:
+        metric, asset = match.group(1), match.group(2).lower()
+        if metric in metrics and asset in assets:
+            result.forbidden.add((asset, metric))
+            others = [a for a in assets if a != asset]
+            return [(others, metrics), ([asset], [m for m in metrics if m != metric])]
+    if exc.status == 403 and kind == "forbidden" and len(assets) == 1 and len(metrics) == 1:
+        result.forbidden.add((assets[0], metrics[0]))  # unnamed, but there is only one pair
+        return []
+    raise exc
