@@ -3,6 +3,7 @@ databases (SQLite and MariaDB), the Prefect harness."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +36,9 @@ def cm_assets(btc_gaps: frozenset[date] = CM_HOLES) -> dict[str, AssetSpec]:
 
 
 @pytest.fixture
-def sources(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeCoinMetrics, FakeBlockchainInfo]]:
+def sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[FakeCoinMetrics, FakeBlockchainInfo]]:
     with FakeCoinMetrics(cm_assets(), rate_limit=None) as cm, FakeBlockchainInfo() as bi:
         monkeypatch.setenv("COINFILL_COINMETRICS_BASE_URL", cm.url)
         monkeypatch.setenv("COINFILL_BLOCKCHAIN_INFO_BASE_URL", bi.url)
@@ -60,7 +63,9 @@ def flow_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
         {"symbol": "SOL", "coinmetrics_id": "sol", "binance_symbol": "SOLUSDT"},
         {"symbol": "XYZ", "coinmetrics_id": None, "binance_symbol": None},
     ]
-    add_assets(engine, pd.DataFrame([{**a, "name": a["symbol"], "is_active": True} for a in assets]))
+    add_assets(
+        engine, pd.DataFrame([{**a, "name": a["symbol"], "is_active": True} for a in assets])
+    )
     rows = []
     for symbol in ("BTC", "ETH"):
         for i in range(60):
@@ -85,7 +90,7 @@ def stored(engine: Engine) -> pd.DataFrame:
 
 def expected_volatility(symbol: str, day: date) -> float:
     closes = [close_price(symbol, day - timedelta(days=k)) for k in range(7, -1, -1)]
-    returns = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False)]
+    returns = [math.log(b / a) for a, b in itertools.pairwise(closes)]
     mean = sum(returns) / 7
     return math.sqrt(sum((r - mean) ** 2 for r in returns) / 6)
 
@@ -106,10 +111,14 @@ def test_backfill_fills_each_metric_from_its_source_and_a_rerun_asks_for_nothing
     assert eth["data_source"] == "coinmetrics"
     assert pd.isna(sol["exchange_net_flow_24h"]) and sol["transaction_count_24h"] > 0
     for hole in CM_HOLES:  # CoinMetrics left them empty: blockchain.info filled them, labelled
-        assert rows.loc[("BTC", hole), "active_addresses_24h"] == bi.value("n-unique-addresses", hole)
+        assert rows.loc[("BTC", hole), "active_addresses_24h"] == bi.value(
+            "n-unique-addresses", hole
+        )
         assert rows.loc[("BTC", hole), "transaction_count_source"] == "blockchain.info"
     # The day CoinMetrics has not published yet is not taken from the fallback.
-    assert ("BTC", LATE) not in rows.index or pd.isna(rows.loc[("BTC", LATE), "active_addresses_24h"])
+    assert ("BTC", LATE) not in rows.index or pd.isna(
+        rows.loc[("BTC", LATE), "active_addresses_24h"]
+    )
     assert btc["price_volatility_7d"] == pytest.approx(expected_volatility("BTC", day), rel=1e-9)
     assert ("XYZ", day) not in rows.index  # no source, no prices: nothing invented
     assert {r.params.get("sampled") for r in bi.requests} == {"false"}
@@ -146,8 +155,16 @@ def test_a_value_from_another_source_is_kept_and_counted(
     now = datetime.now(UTC).replace(tzinfo=None)
     write_values(
         flow_db,
-        pd.DataFrame([{"symbol": "BTC", "metric_date": day, "active_addresses_24h": 7.0,
-                       "active_addresses_source": "messari"}]),  # fmt: skip
+        pd.DataFrame(
+            [
+                {
+                    "symbol": "BTC",
+                    "metric_date": day,
+                    "active_addresses_24h": 7.0,
+                    "active_addresses_source": "messari",
+                }
+            ]
+        ),
         now=now,
     )
     summary = onchain_metrics(days=10, symbols=["BTC"])
@@ -161,8 +178,10 @@ def test_a_value_from_another_source_is_kept_and_counted(
 def test_unknown_coinmetrics_id_fails_the_run_by_name_and_the_rest_is_written(
     flow_db: Engine, sources: tuple[FakeCoinMetrics, FakeBlockchainInfo]
 ) -> None:
-    add_assets(flow_db, pd.DataFrame([{"symbol": "DOGE", "coinmetrics_id": "dogex", "is_active": True}]))
-    with pytest.raises(BackfillFailedError, match="does not know asset 'dogex'.*DOGE"):
+    add_assets(
+        flow_db, pd.DataFrame([{"symbol": "DOGE", "coinmetrics_id": "dogex", "is_active": True}])
+    )
+    with pytest.raises(BackfillFailedError, match=r"does not know asset 'dogex'.*DOGE"):
         onchain_metrics(days=7, symbols=["BTC", "DOGE"])
     assert stored(flow_db).loc["BTC"]["active_addresses_24h"].notna().any()
 

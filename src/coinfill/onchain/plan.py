@@ -149,20 +149,12 @@ def fallback_days(
     today: date,
     after_days: int,
 ) -> list[date]:
-    """Gap days blockchain.info may fill: it serves them, and CoinMetrics does not or has had
-    ``after_days`` to publish them."""
+    """Gap days blockchain.info may fill: it serves them and they are older than ``after_days``
+    (CoinMetrics, when it serves the series, has had its chance to publish them)."""
     entries = series[(symbol, metric)]
     fallback = _source(entries, BLOCKCHAIN_INFO)
-    cm = _source(entries, COINMETRICS)
     settled = today - timedelta(days=after_days)
-    return [
-        d
-        for d in gaps
-        if fallback is not None
-        and fallback.covers(d)
-        and (cm is None or not cm.covers(d) or d < settled)
-        and d < settled
-    ]
+    return [d for d in gaps if fallback is not None and fallback.covers(d) and d < settled]
 
 
 def _batches(
