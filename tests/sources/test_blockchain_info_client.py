@@ -19,7 +19,7 @@ from coinfill.sources.blockchain_info import (
     BlockchainInfoError,
 )
 from coinfill.sources.http import RetryPolicy, SourceResponseError, SourceUnavailableError
-from coinfill.sources.ratelimit import TokenBucket, local_bucket
+from coinfill.sources.ratelimit import TokenBucket, local_window
 from tests.fakes.blockchain_server import TIMEOUT, FakeBlockchainInfo, midnight
 from tests.fakes.clock import Clock, Sleeper
 
@@ -256,7 +256,8 @@ def test_default_limiter_is_one_request_every_ten_seconds() -> None:
     first, second = BlockchainInfoClient(), BlockchainInfoClient()
     with first, second:
         assert first.http.limiter is second.http.limiter
-        assert first.http.limiter is local_bucket("blockchain-info", 0.1)
+        # One shared sliding window: one request per 10 s, with a margin for jittered arrivals.
+        assert first.http.limiter is local_window("blockchain-info", 1, 10.0)
 
 
 def test_socket_run_keeps_to_the_servers_interval() -> None:
