@@ -28,13 +28,8 @@ from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
 from coinfill.db.engine import make_engine
 from coinfill.db.onchain import asset_ids, filled_days, save_availability, source_counts
 from coinfill.macro.catalog import catalog
-from coinfill.onchain.availability import (
-    AVAILABLE,
-    AssetIds,
-    Availability,
-    by_series,
-    eligible_days,
-)
+from coinfill.onchain.availability import AssetIds, Availability, by_series
+from coinfill.onchain.availability import summary as availability_summary
 from coinfill.onchain.clients import OnchainClients, availability, make_clients
 from coinfill.onchain.collect import (
     OnchainRunSummary,
@@ -44,7 +39,7 @@ from coinfill.onchain.collect import (
     collect_messari,
     compute_volatility,
 )
-from coinfill.onchain.coverage import volatility_days
+from coinfill.onchain.coverage import eligible_from
 from coinfill.onchain.metrics import (
     BLOCKCHAIN_INFO,
     BLOCKCHAIN_INFO_SYMBOL,
@@ -52,7 +47,6 @@ from coinfill.onchain.metrics import (
     COINMETRICS,
     COMPUTED,
     MESSARI,
-    VOLATILITY,
 )
 from coinfill.onchain.plan import OnchainPlan, fallback_days, gap_days, plan_onchain
 from coinfill.settings import Settings, load_settings
@@ -132,8 +126,7 @@ def onchain_metrics(
         logger.info("plan:\n%s", summary.plan)
 
         def coverage(phase: str) -> PrefectFuture[SuiteReport]:
-            eligible = eligible_days(entries, first, stop)
-            eligible[VOLATILITY] = volatility_days(engine, chosen, first, stop)
+            eligible = eligible_from(engine, entries, chosen, first, stop)
             return measure_coverage.submit(
                 engine, SUITE, phase, window.start, window.end, chosen, now, targets,
                 eligible_days=eligible,
@@ -243,14 +236,8 @@ def _learn_forbidden(
 
 
 def _sources(entries: list[Availability]) -> str:
-    rows: dict[tuple[str, str], int] = {}
-    for e in entries:
-        status = e.source if e.status == AVAILABLE else f"{e.source} ({e.status})"
-        rows[(e.metric, status)] = rows.get((e.metric, status), 0) + 1
-    table = [{"metric": m, "source": s, "assets": n} for (m, s), n in sorted(rows.items())]
-    return "**Which source can serve what** (assets per metric):\n\n" + "\n".join(
-        markdown_table(table)
-    )
+    table = markdown_table(availability_summary(entries))
+    return "**Which source can serve what** (assets per metric):\n\n" + "\n".join(table)
 
 
 def _publish(

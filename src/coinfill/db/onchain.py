@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
@@ -253,10 +253,3 @@ def _date(value: object) -> date | None:
 
 def _ms(day: date) -> int:
     return (day - date(1970, 1, 1)).days * DAY_MS
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time())
-
-
-ONE_DAY = timedelta(days=1)

@@ -9,7 +9,7 @@ A metric no free source serves for an asset is stored too (``absent``, ``forbidd
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -128,11 +128,10 @@ def eligible_days(
     return {m: {s: sorted(d) for s, d in per.items() if d} for m, per in days.items()}
 
 
-def summary(entries: Iterable[Availability]) -> Mapping[str, Mapping[str, int]]:
-    """Per metric: how many assets each source serves (for the run report)."""
-    counts: dict[str, dict[str, int]] = {}
+def summary(entries: Iterable[Availability]) -> list[dict[str, object]]:
+    """Per metric and source (with its status when not available): how many assets."""
+    counts: dict[tuple[str, str], int] = {}
     for e in entries:
-        key = e.source if e.status == AVAILABLE else f"{e.source}: {e.status}"
-        per = counts.setdefault(e.metric, {})
-        per[key] = per.get(key, 0) + 1
-    return counts
+        source = e.source if e.status == AVAILABLE else f"{e.source} ({e.status})"
+        counts[(e.metric, source)] = counts.get((e.metric, source), 0) + 1
+    return [{"metric": m, "source": s, "assets": n} for (m, s), n in sorted(counts.items())]

@@ -126,15 +126,7 @@ def collect_fallback(
             result.malformed += piece.malformed
             frames.append(piece.values[piece.values["day"].isin(wanted)])
     result.requests = client.requests - requests
-    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", "value"])
-    out = pd.DataFrame(
-        {
-            "symbol": symbol,
-            "metric_date": list(got["day"]),
-            metric: got["value"].astype(float).to_numpy(),
-            BY_COLUMN[metric].source_column: BLOCKCHAIN_INFO,
-        }
-    )
+    out = series_rows(symbol, metric, BLOCKCHAIN_INFO, frames)
     result.values = len(out)
     result.record(out, engine, now)
     result.seconds = time.monotonic() - began
@@ -152,19 +144,24 @@ def collect_messari(
         result.malformed += piece.malformed
         frames.append(piece.values)
     result.requests = client.requests - requests
-    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", "value"])
-    out = pd.DataFrame(
-        {
-            "symbol": request.symbol,
-            "metric_date": list(got["day"]),
-            metric.column: got["value"].astype(float).to_numpy(),
-            metric.source_column: MESSARI,
-        }
-    )
+    out = series_rows(request.symbol, metric.column, MESSARI, frames)
     result.values = len(out)
     result.record(out, engine, now)
     result.seconds = time.monotonic() - began
     return result
+
+
+def series_rows(symbol: str, metric: str, source: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``day, value`` pieces of one series as ``crypto_onchain_data`` rows labelled by source."""
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", "value"])
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "metric_date": list(got["day"]),
+            metric: got["value"].astype(float).to_numpy(),
+            BY_COLUMN[metric].source_column: source,
+        }
+    )
 
 
 def compute_volatility(

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from coinfill.backfill import end_day
 from coinfill.db.onchain import daily_closes, load_availability
 from coinfill.db.scopes import price_symbols
+from coinfill.onchain.availability import Availability
 from coinfill.onchain.availability import eligible_days as servable_days
 from coinfill.onchain.metrics import BITCOIN_GENESIS, VOLATILITY
 from coinfill.onchain.volatility import CLOSES_NEEDED, close_days
@@ -33,9 +34,20 @@ def eligible_days(
     entries = load_availability(engine, symbols)
     first = start.date() if start is not None else _earliest(entries)
     last = min(end_day(end), now.date()) if end is not None else now.date()
-    days = servable_days(entries, first, last)
     chosen = list(symbols) if symbols is not None else price_symbols(engine)
-    days[VOLATILITY] = volatility_days(engine, chosen, first, last)
+    return eligible_from(engine, entries, chosen, first, last)
+
+
+def eligible_from(
+    engine: Engine,
+    entries: Sequence[Availability],
+    symbols: Sequence[str],
+    first: date,
+    last: date,
+) -> dict[str, dict[str, list[date]]]:
+    """The same from availability already at hand (a run's, before it is stored)."""
+    days = servable_days(entries, first, last)
+    days[VOLATILITY] = volatility_days(engine, symbols, first, last)
     return days
 
 
@@ -65,7 +77,5 @@ def volatility_days(
     return out
 
 
-def _earliest(entries: Sequence[object]) -> date:
-    firsts = [getattr(e, "first", None) for e in entries]
-    known = [f for f in firsts if isinstance(f, date)]
-    return min(known) if known else BITCOIN_GENESIS
+def _earliest(entries: Sequence[Availability]) -> date:
+    return min((e.first for e in entries if e.first is not None), default=BITCOIN_GENESIS)

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from coinfill.onchain.availability import AssetIds, Availability
-from coinfill.onchain.metrics import BLOCKCHAIN_INFO, BY_COLUMN, COINMETRICS, MESSARI, METRICS
+from coinfill.onchain.metrics import (
+    BLOCKCHAIN_INFO,
+    BY_COLUMN,
+    COINMETRICS,
+    COINMETRICS_NAMES,
+    MESSARI,
+    METRICS,
+)
 from coinfill.tables import markdown_table
 
 Series = tuple[str, str]  # (symbol, metric column)
@@ -170,12 +177,12 @@ def _batches(
         group = order[i : i + size]
         first = min(min(wants[s][1]) for s in group)
         last = max(max(wants[s][1]) for s in group)
-        names = sorted(set().union(*(wants[s][0] for s in group)))
+        names = set().union(*(wants[s][0] for s in group))
         rows = sum(_servable(series, s, first, last) for s in group)
         requests.append(
             CoinMetricsRequest(
                 tuple(ids[s] for s in group),
-                tuple(n for n in _ordered(names)),
+                tuple(n for n in COINMETRICS_NAMES if n in names),
                 first,
                 last + timedelta(days=1),
                 rows,
@@ -194,11 +201,6 @@ def _servable(
         if cm is not None:
             days.update(cm.days(a, b + timedelta(days=1)))
     return len(days)
-
-
-def _ordered(names: Sequence[str]) -> list[str]:
-    rank = {n: i for i, n in enumerate(n for m in METRICS for n in m.coinmetrics)}
-    return sorted(names, key=lambda n: rank.get(n, 99))
 
 
 def _messari(

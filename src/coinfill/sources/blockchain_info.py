@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -135,14 +135,22 @@ def parse_chart(content: bytes, what: str) -> ChartValues:
             f"blockchain.info: {what} answered an unexpected body ({exc}): {content[:120]!r}"
         ) from None
     pairs = [(v.get("x"), v.get("y")) if isinstance(v, dict) else (None, None) for v in values]
-    frame = pd.DataFrame(pairs, columns=["x", "y"]).apply(pd.to_numeric, errors="coerce")
-    days = [utc_day(x) if x == x else None for x in frame["x"]]
-    ok = np.array([d is not None for d in days], dtype=bool) & np.isfinite(
-        frame["y"].to_numpy(float)
-    )
+    days, malformed = daily_points(pairs, seconds_per_unit=1)
+    return ChartValues(days, malformed)
+
+
+def daily_points(
+    pairs: Sequence[tuple[object, object]], *, seconds_per_unit: float
+) -> tuple[pd.DataFrame, int]:
+    """``(time, value)`` pairs as ``day, value`` rows ascending (the last value of a day wins)
+    and the number of pairs without a usable time or a finite value."""
+    frame = pd.DataFrame(list(pairs), columns=["t", "value"]).apply(pd.to_numeric, errors="coerce")
+    days = [utc_day(t / seconds_per_unit) if t == t else None for t in frame["t"]]
+    ok = np.array([d is not None for d in days], dtype=bool)
+    ok &= np.isfinite(frame["value"].to_numpy(float))
     out = pd.DataFrame(
         {"day": [d for d, good in zip(days, ok, strict=True) if good],
-         "value": frame["y"].to_numpy(float)[ok]}
+         "value": frame["value"].to_numpy(float)[ok]}
     )  # fmt: skip
     out = out.drop_duplicates("day", keep="last").sort_values("day", kind="stable")
-    return ChartValues(out.reset_index(drop=True), int((~ok).sum()))
+    return out.reset_index(drop=True), int((~ok).sum())

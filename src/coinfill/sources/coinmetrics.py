@@ -165,9 +165,7 @@ class CoinMetricsClient:
             "page_size": self.page_size,
             "ignore_unsupported_errors": "true",  # an asset lacking one metric keeps the others
         }
-        records = []
-        for item in self._pages(METRICS_PATH, params, result):
-            records.append(item)
+        records = list(self._pages(METRICS_PATH, params, result))
         frame, malformed = parse_rows(records, metrics, self.http.describe(METRICS_PATH, params))
         result.malformed += malformed
         return frame

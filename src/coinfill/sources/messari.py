@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import httpx
-import numpy as np
 import pandas as pd
 
 from coinfill.errors import ConfigurationError
-from coinfill.sources.blockchain_info import utc_day
+from coinfill.sources.blockchain_info import daily_points
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
@@ -151,13 +150,5 @@ def parse_series(content: bytes, what: str) -> SeriesValues:
             f"messari: {what} answered an unexpected body ({exc}): {content[:120]!r}"
         ) from None
     pairs = [(v[0], v[1]) if isinstance(v, list) and len(v) >= 2 else (None, None) for v in values]
-    frame = pd.DataFrame(pairs, columns=["ms", "value"]).apply(pd.to_numeric, errors="coerce")
-    days = [utc_day(ms / 1000) if ms == ms else None for ms in frame["ms"]]
-    ok = np.array([d is not None for d in days], dtype=bool)
-    ok &= np.isfinite(frame["value"].to_numpy(float))
-    out = pd.DataFrame(
-        {"day": [d for d, good in zip(days, ok, strict=True) if good],
-         "value": frame["value"].to_numpy(float)[ok]}
-    )  # fmt: skip
-    out = out.drop_duplicates("day", keep="last").sort_values("day", kind="stable")
-    return SeriesValues(out.reset_index(drop=True), int((~ok).sum()))
+    days, malformed = daily_points(pairs, seconds_per_unit=1000)  # Messari: milliseconds
+    return SeriesValues(days, malformed)
