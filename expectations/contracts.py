@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from coinfill.db.schema import FEATURE_VALUE_COLUMNS, TECHNICAL_COLUMNS
+from coinfill.db.schema import TECHNICAL_COLUMNS
 from coinfill.errors import InputError
+from coinfill.features.catalog import MEASURED
 from coinfill.indicators import WARMUP
 
 
@@ -62,6 +63,11 @@ class Contract:
     rows_follow_availability: bool = False
     # A boolean column saying the source itself has no value for the row: not eligible.
     no_value_flag: str | None = None
+    # An integer column whose bit i says coverage[i] is eligible in the row (features).
+    eligibility_mask: str | None = None
+    # The target applies to all measured cells together; columns are reported, and enforced
+    # only when a per-column target is given (features).
+    overall: bool = False
 
     @property
     def warmup_lengths(self) -> list[int]:
@@ -158,7 +164,9 @@ CONTRACTS: dict[str, Contract] = {
         time_column="timestamp_iso",
         symbol_column="symbol",
         target=80.0,
-        coverage=FEATURE_VALUE_COLUMNS,
+        coverage=MEASURED,
+        eligibility_mask="eligible_mask",
+        overall=True,
         bounds=(
             Bounds("current_price", 0.0, None, strict_low=True, why="prices > 0"),
             Bounds("rsi_14", 0.0, 100.0, why="RSI is within [0, 100]"),
@@ -196,8 +204,8 @@ def resolve_targets(contract: Contract, overrides: Mapping[str, float]) -> dict[
     mine = {k: v for k, v in overrides.items() if k.partition(".")[0] == contract.name}
     other_tables = {k.partition(".")[0]: 0.0 for k in overrides if k not in mine}
     validate_overrides({**other_tables, **mine}, {contract.name: contract.coverage})
-    targets = {column: contract.target for column in contract.coverage}
-    if contract.name in overrides:
+    targets = {column: 0.0 if contract.overall else contract.target for column in contract.coverage}
+    if contract.name in overrides and not contract.overall:
         targets = dict.fromkeys(targets, float(overrides[contract.name]))
     for key, value in overrides.items():
         table, _, column = key.partition(".")

@@ -159,6 +159,19 @@ class Settings(BaseSettings):
         ge=1,
         description="Days CoinMetrics gets to publish a day before blockchain.info fills it.",
     )
+    gold_symbol: str = Field(
+        default="PAXG",
+        pattern=r"^[A-Z0-9][A-Z0-9._-]{0,31}$",
+        description="Tokenised-gold asset whose price fills the feature table's gold_price.",
+    )
+    features_chunk_symbols: int = Field(
+        default=20, ge=1, description="Symbols per chunk of a full feature rebuild."
+    )
+    features_chunk_rows: int = Field(
+        default=150_000,
+        ge=1_000,
+        description="Feature rows a chunk aims at (≈ 60 columns each: memory per chunk).",
+    )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

@@ -8,7 +8,8 @@
 - SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO UPDATE`` (C loop, no SQL building).
 
 Every merge writes ``COALESCE(new, stored)``: a NULL never replaces a stored value, even when
-another writer changed the row between the diff and the write.
+another writer changed the row between the diff and the write. Derived tables rebuilt from
+their sources (the feature table) pass ``keep_stored=False``: the new row replaces the stored one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from coinfill.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 WriteMethod = Literal["auto", "load_data", "statements"]
+Merge = Callable[[str, str], str]  # (new value, stored value) → the SQL that is written
 BATCH_ROWS = 5_000
 # Server refuses LOCAL INFILE: MySQL 1148/3948, MariaDB 4166, client side 2068.
 LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 4166}
@@ -48,17 +50,27 @@ def write_rows(
     *,
     now: datetime,
     method: WriteMethod = "auto",
+    keep_stored: bool = True,
 ) -> None:
     """Insert ``inserts`` and merge ``updates`` (both carry key and value columns)."""
     if inserts.empty and updates.empty:
         return
     dialect = engine.dialect.name
+    merge = _coalesce if keep_stored else _replace
     if dialect in ("mysql", "mariadb"):
-        _write_mysql(engine, table, inserts, updates, keys, now, method)
+        _write_mysql(engine, table, inserts, updates, keys, now, method, merge)
     elif dialect == "postgresql":
-        _write_postgres(engine, table, pd.concat([inserts, updates]), keys, now)
+        _write_postgres(engine, table, pd.concat([inserts, updates]), keys, now, merge)
     else:
-        _write_sqlite(engine, table, pd.concat([inserts, updates]), keys, now)
+        _write_sqlite(engine, table, pd.concat([inserts, updates]), keys, now, merge)
+
+
+def _coalesce(new: str, old: str) -> str:
+    return f"COALESCE({new}, {old})"
+
+
+def _replace(new: str, old: str) -> str:
+    return new
 
 
 # --- MySQL / MariaDB ---------------------------------------------------------------------
@@ -72,11 +84,12 @@ def _write_mysql(
     keys: Sequence[str],
     now: datetime,
     method: WriteMethod,
+    merge: Merge,
 ) -> None:
     if method != "statements" and _tsv_safe(inserts) and _tsv_safe(updates):
         try:
             with _transaction(engine) as cursor:
-                _mysql_load_and_merge(cursor, table, inserts, updates, keys, now)
+                _mysql_load_and_merge(cursor, table, inserts, updates, keys, now, merge)
             return
         except MySQLOperationalError as exc:
             if exc.args[0] not in LOCAL_INFILE_REFUSED:
@@ -87,7 +100,7 @@ def _write_mysql(
                     "LOAD DATA LOCAL INFILE (set local_infile=1 on the server)"
                 ) from None
             log.warning("server refuses LOCAL INFILE; writing with batched statements")
-    sql = _mysql_upsert_values_sql(table, list(_columns(inserts, updates)), keys)
+    sql = _mysql_upsert_values_sql(table, list(_columns(inserts, updates)), keys, merge)
     with _transaction(engine) as cursor:
         for frame in (inserts, updates):
             for batch in _batches(frame, now):
@@ -101,6 +114,7 @@ def _mysql_load_and_merge(
     updates: pd.DataFrame,
     keys: Sequence[str],
     now: datetime,
+    merge: Merge,
 ) -> None:
     conflicts = updates
     if not inserts.empty:
@@ -118,7 +132,7 @@ def _mysql_load_and_merge(
     names = ", ".join(f"`{c}`" for c in cols)
     cursor.execute(
         f"INSERT INTO `{table.name}` ({names}) SELECT {names} FROM `{stage}` "
-        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, list(conflicts.columns), keys)}"
+        f"ON DUPLICATE KEY UPDATE {_mysql_merge(table, list(conflicts.columns), keys, merge)}"
     )
     cursor.execute(f"DROP TEMPORARY TABLE `{stage}`")
 
@@ -142,19 +156,23 @@ def _load_data(
         return int(cursor.rowcount)
 
 
-def _mysql_coalesce(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+def _mysql_merge(table: Table, columns: Sequence[str], keys: Sequence[str], merge: Merge) -> str:
     sets = [
-        f"`{c}` = COALESCE(VALUES(`{c}`), `{table.name}`.`{c}`)" for c in columns if c not in keys
+        f"`{c}` = {merge(f'VALUES(`{c}`)', f'`{table.name}`.`{c}`')}"
+        for c in columns
+        if c not in keys
     ]
     return ", ".join([*sets, "`updated_at` = VALUES(`updated_at`)"])
 
 
-def _mysql_upsert_values_sql(table: Table, columns: list[str], keys: Sequence[str]) -> str:
+def _mysql_upsert_values_sql(
+    table: Table, columns: list[str], keys: Sequence[str], merge: Merge
+) -> str:
     cols = [*columns, "created_at", "updated_at"]
     return (
         f"INSERT INTO `{table.name}` ({', '.join(f'`{c}`' for c in cols)}) "
         f"VALUES ({', '.join(['%s'] * len(cols))}) "
-        f"ON DUPLICATE KEY UPDATE {_mysql_coalesce(table, columns, keys)}"
+        f"ON DUPLICATE KEY UPDATE {_mysql_merge(table, columns, keys, merge)}"
     )
 
 
@@ -173,10 +191,19 @@ def _tsv_safe(frame: pd.DataFrame) -> bool:
 
 
 def _write_postgres(
-    engine: Engine, table: Table, rows: pd.DataFrame, keys: Sequence[str], now: datetime
+    engine: Engine,
+    table: Table,
+    rows: pd.DataFrame,
+    keys: Sequence[str],
+    now: datetime,
+    merge: Merge,
 ) -> None:
     stage = f"_coinfill_stage_{table.name}"[:63]
-    sets = [f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")' for c in rows.columns if c not in keys]
+    sets = [
+        f'"{c}" = {merge(f"EXCLUDED.{_dq(c)}", f"t.{_dq(c)}")}'
+        for c in rows.columns
+        if c not in keys
+    ]
     sets.append('"updated_at" = EXCLUDED."updated_at"')
     rows = rows.assign(created_at=now, updated_at=now)
     names = ", ".join(f'"{c}"' for c in rows.columns)
@@ -200,10 +227,15 @@ def _write_postgres(
 
 
 def _write_sqlite(
-    engine: Engine, table: Table, rows: pd.DataFrame, keys: Sequence[str], now: datetime
+    engine: Engine,
+    table: Table,
+    rows: pd.DataFrame,
+    keys: Sequence[str],
+    now: datetime,
+    merge: Merge,
 ) -> None:
     cols = [*rows.columns, "created_at", "updated_at"]
-    sets = [f'"{c}" = COALESCE(excluded."{c}", "{c}")' for c in rows.columns if c not in keys]
+    sets = [f'"{c}" = {merge(f"excluded.{_dq(c)}", _dq(c))}' for c in rows.columns if c not in keys]
     sql = (
         f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))}) '
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
@@ -216,6 +248,10 @@ def _write_sqlite(
 
 
 # --- shared -----------------------------------------------------------------------------
+
+
+def _dq(name: str) -> str:
+    return f'"{name}"'
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 Writing only what changed is what makes a re-run cheap: a merge that rewrites 3.3M unchanged
 rows costs ~2 minutes on MariaDB, reading and comparing them a few seconds (DESIGN §9).
-A NULL in the new rows never replaces a stored value: the stored one is carried over.
+A NULL in the new rows never replaces a stored value: the stored one is carried over — except
+for derived tables rebuilt from their sources (``keep_stored=False``), where the new row is the
+truth, NULLs included.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def diff_rows(
     *,
     rtol: float = 1e-9,
     atol: float | pd.Series = 1e-12,
+    keep_stored: bool = True,
 ) -> RowChanges:
     """Split ``new`` by comparing it with ``existing`` on ``keys``.
 
@@ -63,8 +66,12 @@ def diff_rows(
             continue
         old = stored[col + OLD]
         differs = _differs(fresh, old, rtol, row_atol)
-        changed |= (fresh.notna() & (old.isna() | differs)).to_numpy()
-        filled[col] = fresh.where(fresh.notna(), old)
+        if keep_stored:
+            changed |= (fresh.notna() & (old.isna() | differs)).to_numpy()
+            filled[col] = fresh.where(fresh.notna(), old)
+        else:
+            both = (fresh.notna() & old.notna()).to_numpy()
+            changed |= (fresh.isna() != old.isna()).to_numpy() | (both & differs)
     result_cols = list(new.columns.drop(f"{OLD}atol", errors="ignore"))
     updated = stored.assign(**filled).loc[changed, result_cols]
     return RowChanges(

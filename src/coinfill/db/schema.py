@@ -235,13 +235,31 @@ ml_features_materialized = Table(
     Column("timestamp_iso", DateTime, nullable=False),
     *_values(*FEATURE_VALUE_COLUMNS),
     Column("onchain_data_source", String(32)),
+    *(Column(name, String(32)) for name in ONCHAIN_SOURCE_COLUMNS),
     Column("hour_of_day", Integer),
     Column("day_of_week", Integer),
     Column("day_of_month", Integer),
     Column("month", Integer),
     Column("is_weekend", Boolean),
+    # Bit i set: coinfill.features.catalog.MEASURED[i] can have a value in this row (coverage).
+    Column("eligible_mask", BigInteger),
     *_audit(),
     UniqueConstraint("symbol", "timestamp_iso", name="uq_ml_features_symbol_ts"),
+)
+
+# What the feature table's incremental refresh has seen of each source table: the newest
+# ``updated_at`` and how many rows carried it (a collector still committing rows stamped with
+# that same time is noticed by the count), plus a snapshot for tables without a usable stamp.
+feature_refresh_state = Table(
+    "feature_refresh_state",
+    metadata,
+    _id(),
+    Column("source_table", String(64), nullable=False),
+    Column("watermark", DateTime),
+    Column("at_watermark", BigInteger),
+    Column("snapshot", Text),
+    Column("refreshed_at", DateTime),
+    UniqueConstraint("source_table", name="uq_feature_refresh_state_source"),
 )
 
 coverage_history = Table(

@@ -164,6 +164,10 @@ def _scope(
             value = t.c.value
             columns.append(case((is_this, value)).label(value_column(contract, measured)))
             eligible: ColumnElement[bool] = is_this
+        elif contract.eligibility_mask:
+            value = t.c[measured]
+            bit = 1 << contract.coverage.index(measured)
+            eligible = t.c[contract.eligibility_mask].op("&")(literal(bit)) != 0
         else:
             value = t.c[measured]
             eligible = _eligible(t.c[contract.time_column], cut, contract.warmup.get(measured))

@@ -70,9 +70,19 @@ def apply_changes(
     *,
     method: WriteMethod = "auto",
     now: datetime | None = None,
+    keep_stored: bool = True,
 ) -> None:
     stamp = now or datetime.now(UTC).replace(tzinfo=None)
-    write_rows(engine, table, changes.inserts, changes.updates, keys, now=stamp, method=method)
+    write_rows(
+        engine,
+        table,
+        changes.inserts,
+        changes.updates,
+        keys,
+        now=stamp,
+        method=method,
+        keep_stored=keep_stored,
+    )
 
 
 def count(changes: RowChanges) -> UpsertCounts:

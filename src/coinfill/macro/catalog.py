@@ -42,6 +42,13 @@ class MacroSeries(BaseModel):
         description="first_release: FRED's first realtime_start (ALFRED vintages); "
         "lag: the observation date + lag_days (market closes, never revised)",
     )
+    stale_after_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="feature table: a value older than this (from its observation date) is "
+        "NULL; default one period + lag_days + slack (coinfill.features.catalog)",
+    )
     note: str = ""
 
     @property

@@ -49,7 +49,12 @@ from coinfill.db.scopes import (
 )
 from coinfill.errors import InputError
 from coinfill.indicators import MIN_HISTORY_ROWS
-from coinfill.validation.report import ColumnCoverage, RuleResult, SuiteReport
+from coinfill.validation.report import (
+    ColumnCoverage,
+    RuleResult,
+    SuiteReport,
+    overall_coverage,
+)
 from expectations.contracts import Contract, resolve_targets
 from expectations.suites import MIN_ROWS, NOW, build_suite, unique_rule
 
@@ -174,6 +179,9 @@ def validate(
         if calendar is not None:
             drop_calendar(engine, calendar)
     report = _report(contract, start, end, result, targets, (expected, row_target), examples)
+    if contract.overall:
+        overall = float((target_overrides or {}).get(contract.name, contract.target))
+        report.columns.insert(0, overall_coverage(contract.table, report.columns, overall))
     if key is not None:
         follows = contract.rows_follow_prices or contract.rows_follow_bars
         rows = report.columns[0].non_null if follows else 0
@@ -245,6 +253,8 @@ def _report(
             total = int(res["element_count"])
             eligible = total - int(res.get("missing_count") or 0)
             non_null = eligible - int(res.get("unexpected_count") or 0)
+            # Under an overall target a column without its own is reported, not judged.
+            judged = not (contract.overall and targets[name] == 0.0)
             columns.append(
                 ColumnCoverage(
                     contract.table,
@@ -252,8 +262,8 @@ def _report(
                     total,
                     eligible,
                     non_null,
-                    targets[name],
-                    ok,
+                    targets[name] if judged else None,
+                    ok if judged else None,
                     examples.get(name, []),
                 )
             )

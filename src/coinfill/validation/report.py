@@ -33,6 +33,19 @@ class ColumnCoverage:
         return {**asdict(self), "percent": self.percent}
 
 
+OVERALL = "(all columns)"
+
+
+def overall_coverage(table: str, columns: list[ColumnCoverage], target: float) -> ColumnCoverage:
+    """Every measured cell together: Σ non-null ÷ Σ eligible over the columns."""
+    eligible = sum(c.eligible for c in columns)
+    non_null = sum(c.non_null for c in columns)
+    total = max((c.total for c in columns), default=0)
+    percent = None if eligible == 0 else 100.0 * non_null / eligible
+    passed = percent is None or percent >= target
+    return ColumnCoverage(table, OVERALL, total, eligible, non_null, target, passed)
+
+
 @dataclass(frozen=True)
 class RuleResult:
     """A validity rule: how many checked rows broke it, with a few of them as examples."""

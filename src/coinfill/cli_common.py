@@ -1,0 +1,29 @@
+"""What the ``coinfill`` sub-commands share: the consoles and the way errors end a command."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from coinfill.errors import CoinfillError
+from coinfill.settings import Settings, load_settings
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])]
+
+
+def fail(exc: CoinfillError, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except CoinfillError as exc:
+        raise fail(exc) from None

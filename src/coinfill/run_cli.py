@@ -1,0 +1,205 @@
+"""``coinfill run <collector>``: each collector's flow, in-process (the same flow objects the
+Prefect deployments run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Protocol
+
+import typer
+
+from coinfill.backfill import parse_symbols, plan_window
+from coinfill.cli_common import DateOpt, out
+from coinfill.cli_common import fail as _fail
+from coinfill.errors import BackfillFailedError, CoinfillError
+
+run_app = typer.Typer(help="Run a collector's flow in-process.", no_args_is_help=True)
+
+DaysOpt = Annotated[int | None, typer.Option(help="Trailing days; 0 = all history.")]
+EnforceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--enforce-coverage/--no-enforce-coverage",
+        help="Fail the run when coverage after it misses its target.",
+    ),
+]
+
+
+class _Summary(Protocol):
+    coverage: str
+
+    def markdown(self) -> str: ...
+
+
+def _run_flow(
+    days: int | None, start: datetime | None, end: datetime | None, run: Callable[[], _Summary]
+) -> None:
+    """Check the window before Prefect starts (a typo fails fast and plainly), run, report."""
+    try:
+        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
+        summary = run()
+    except BackfillFailedError as exc:
+        raise _fail(exc, code=1) from None
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    out.print(summary.markdown(), highlight=False)
+    out.print("\ncoverage before → after:", highlight=False)
+    out.print(summary.coverage, highlight=False)
+
+
+@run_app.command("technical")
+def run_technical(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="e.g. BTC,ETH; default: active assets")
+    ] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute and report, write nothing.")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger), coverage checked."""
+    from flows.technical_indicators import technical_indicators
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: technical_indicators(
+            days=days,
+            start=start,
+            end=end,
+            symbols=parse_symbols(symbols),
+            max_assets=max_assets,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        ),
+    )
+
+
+@run_app.command("macro")
+def run_macro(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    indicators: Annotated[
+        str | None, typer.Option(help="e.g. VIX,US_INFLATION; default: every indicator")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (requests, time), write nothing.")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
+    from flows.macro_indicators import macro_indicators
+
+    names = [n for n in (indicators or "").split(",") if n.strip()] or None
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: macro_indicators(
+            days=days,
+            start=start,
+            end=end,
+            indicators=names,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        ),
+    )
+
+
+@run_app.command("prices")
+def run_prices(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="e.g. BTC,ETH; default: active assets with a source")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="Bar interval, e.g. 1h (default), 15m, 1d")
+    ] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the plan (gaps, requests, time), write nothing."),
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect price bars from Binance (CoinGecko for the rest), gap-driven, coverage checked."""
+    from flows.crypto_prices import crypto_prices
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: crypto_prices(
+            days=days,
+            start=start,
+            end=end,
+            symbols=parse_symbols(symbols),
+            interval=interval,
+            max_assets=max_assets,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        ),
+    )
+
+
+@run_app.command("onchain")
+def run_onchain(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC,ETH; default: active")] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (gaps, requests), write nothing.")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect on-chain metrics (CoinMetrics, blockchain.info fallback), coverage checked."""
+    from flows.onchain_metrics import onchain_metrics
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: onchain_metrics(
+            days=days, start=start, end=end, symbols=parse_symbols(symbols),
+            max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
+        ),
+    )  # fmt: skip
+
+
+@run_app.command("features")
+def run_features(
+    days: Annotated[
+        int | None, typer.Option(help="Rebuild the trailing days (0 = all); default: changes.")
+    ] = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC,ETH; default: active")] = None,
+    max_assets: int = 500,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute and report, write nothing.")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Build the point-in-time feature table; without a window, only what changed."""
+    from flows.ml_features import ml_features
+
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: ml_features(
+            days=days, start=start, end=end, symbols=parse_symbols(symbols),
+            max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
+        ),
+    )  # fmt: skip
