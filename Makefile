@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain lint clean
+.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain bench-features lint clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: bench-technical bench-macro bench-prices bench-onchain
+bench: bench-technical bench-macro bench-prices bench-onchain bench-features
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
@@ -34,6 +34,9 @@ bench-prices: $(STAMP)
 
 bench-onchain: $(STAMP)
 	$(PY) bench/onchain_bench.py $(ONCHAIN_BENCH_ARGS)
+
+bench-features: $(STAMP)
+	$(PY) bench/features_bench.py $(FEATURES_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows expectations tests bench

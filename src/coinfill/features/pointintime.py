@@ -94,7 +94,7 @@ def as_of_by(
     ``symbol``, ``known_at``, ``observed``, ``value`` and the ``extra`` columns."""
     probe = pd.DataFrame(
         {
-            "symbol": rows["symbol"].to_numpy(dtype=object),
+            "symbol": rows["symbol"].astype(str).to_numpy(),
             "t": rows["timestamp_iso"].to_numpy(dtype="datetime64[us]"),
             "pos": np.arange(len(rows)),
         }
@@ -107,7 +107,7 @@ def as_of_by(
     else:
         right = (
             events[["symbol", KNOWN, *columns]]
-            .astype({KNOWN: "datetime64[us]", "symbol": object})
+            .astype({KNOWN: "datetime64[us]", "symbol": str})
             .sort_values(KNOWN, kind="stable")
         )
         found = pd.merge_asof(
