@@ -53,6 +53,7 @@ from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
+from flows.refresh import refresh_features_after
 
 FLOW_NAME = "crypto-prices"
 SUITE = "prices"
@@ -99,6 +100,7 @@ def crypto_prices(
     dry_run: bool = False,
     enforce_coverage: bool = True,
     coverage_targets: dict[str, float] | None = None,
+    refresh_features: bool = False,
 ) -> PriceRunSummary:
     """Collect bars for ``[start, end)`` or the last ``days`` (0 = all the source has).
 
@@ -183,6 +185,7 @@ def crypto_prices(
             description=f"per symbol, window {window.label}, {interval} bars",
         )
     create_markdown_artifact(summary.markdown(), key="crypto-prices-summary")
+    refresh_features_after(refresh_features, dry_run)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=summary.failure_message(),

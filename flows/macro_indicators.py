@@ -43,6 +43,7 @@ from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
+from flows.refresh import refresh_features_after
 
 FLOW_NAME = "macro-indicators"
 SUITE = "macro"
@@ -70,6 +71,7 @@ def macro_indicators(
     dry_run: bool = False,
     enforce_coverage: bool = True,
     coverage_targets: dict[str, float] | None = None,
+    refresh_features: bool = False,
 ) -> MacroRunSummary:
     """Collect FRED series for ``[start, end)`` or the last ``days`` (0 = all history).
 
@@ -128,6 +130,7 @@ def macro_indicators(
         if summary.failed
         else None
     )
+    refresh_features_after(refresh_features, dry_run)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=failed,

@@ -55,6 +55,7 @@ from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
+from flows.refresh import refresh_features_after
 
 FLOW_NAME = "onchain-metrics"
 SUITE = "onchain"
@@ -75,6 +76,7 @@ def onchain_metrics(
     dry_run: bool = False,
     enforce_coverage: bool = True,
     coverage_targets: dict[str, float] | None = None,
+    refresh_features: bool = False,
 ) -> OnchainRunSummary:
     """Collect on-chain metrics for ``[start, end)`` or the last ``days`` (0 = all history).
 
@@ -150,6 +152,7 @@ def onchain_metrics(
         if failed
         else None
     )
+    refresh_features_after(refresh_features, dry_run)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=message,

@@ -40,6 +40,7 @@ from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
+from flows.refresh import refresh_features_after
 
 FLOW_NAME = "technical-indicators"
 SUITE = "technical"
@@ -84,6 +85,7 @@ def technical_indicators(
     dry_run: bool = False,
     enforce_coverage: bool = True,
     coverage_targets: dict[str, float] | None = None,
+    refresh_features: bool = False,
 ) -> RunSummary:
     """Compute technical indicators for ``[start, end)`` or the last ``days`` (0 = all).
 
@@ -178,6 +180,7 @@ def technical_indicators(
         if summary.failures
         else None
     )
+    refresh_features_after(refresh_features, dry_run)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=failed,

@@ -104,8 +104,9 @@ def coverage(
 
 @app.command()
 def demo() -> None:
-    """Offline demo: bundled real prices → technical backfill → coverage before → after."""
+    """Offline demo: bundled real prices → technical backfill → feature table, with coverage."""
     from coinfill.demo import load_demo_prices
+    from flows.ml_features import ml_features
     from flows.technical_indicators import technical_indicators
 
     settings = _settings()
@@ -118,11 +119,18 @@ def demo() -> None:
             f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
         )
         summary = technical_indicators(days=0)
+        # Offline there is no macro, on-chain or news data: the features suite reports the
+        # gap instead of failing the demo.
+        features = ml_features(days=0, enforce_coverage=False)
     except CoinfillError as exc:
         raise _fail(exc) from None
     out.print(summary.markdown(), highlight=False)
     out.print(f"\ncoverage of technical_indicators on {safe_url(engine.url)} (before → after):")
     out.print(summary.coverage, highlight=False)
+    out.print("\n" + features.markdown(), highlight=False)
+    out.print("\ncoverage of ml_features_materialized (before → after; macro, on-chain and "
+              "sentiment need `coinfill run macro|onchain` with network):")  # fmt: skip
+    out.print(features.coverage, highlight=False)
 
 
 def main() -> None:

@@ -91,6 +91,10 @@ def test_demo_loads_real_prices_and_shows_coverage_before_and_after(
     assert "87,537 inserted" in result.output
     assert "| sma_50 | 87,292 | 0 → 87,292 | – → 100.0 % | ≥ 95 % | ✅ |" in result.output
     assert "| (rows) | 87,537 | 0 → 87,537 | 0.0 % → 100.0 % | ≥ 95 % | ✅ |" in result.output
+    # The feature table is built from the same prices: every row, price columns all filled.
+    assert "| 5 | 1 | 87,537 | 87,537 | 0 | 0 | 0 | 0 |" in result.output
+    assert "| current_price | 87,537 | 0 → 87,537 | – → 100.0 % |  |  |" in result.output
+    assert "| (all columns) |" in result.output
 
 
 def test_a_coverage_miss_exits_1_unless_report_only(cli_db: str) -> None:

@@ -29,6 +29,7 @@ def ensure_schema(conn: Connection) -> list[str]:
             continue
         changes += _add_missing_columns(conn, table)
         changes += _ensure_unique_keys(conn, table)
+        changes += _ensure_indexes(conn, table)
     changes += _ensure_onchain_view(conn)
     return changes
 
@@ -84,6 +85,18 @@ def _ensure_unique_keys(conn: Connection, table: Table) -> list[str]:
                 "Remove the duplicate rows first; nothing was changed."
             ) from None
         changes.append(f"added unique key {table.name}({', '.join(columns)})")
+    return changes
+
+
+def _ensure_indexes(conn: Connection, table: Table) -> list[str]:
+    """Plain (non-unique) indexes of the schema, by name (the feature refresh's ``updated_at``)."""
+    have = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+    changes = []
+    for index in table.indexes:
+        if index.unique or index.name in have:
+            continue
+        index.create(conn)
+        changes.append(f"added index {index.name} on {table.name}")
     return changes
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Double,
+    Index,
     Integer,
     MetaData,
     String,
@@ -37,6 +38,11 @@ def _id() -> Column[int]:
 def _audit() -> list[Column[Any]]:
     # Set explicitly by the upsert path: MySQL's upsert ignores Python-side onupdate.
     return [Column("created_at", DateTime()), Column("updated_at", DateTime())]
+
+
+def _changes_index(table: str) -> Index:
+    # The feature table's refresh reads "rows changed since" each source table it joins.
+    return Index(f"ix_{table}_updated_at", "updated_at")
 
 
 def _values(*names: str) -> list[Column[Any]]:
@@ -71,6 +77,7 @@ price_data_real = Table(
     Column("data_source", String(32)),
     *_audit(),
     UniqueConstraint("symbol", "timestamp", name="uq_price_data_real_symbol_timestamp"),
+    _changes_index("price_data_real"),
 )
 
 TECHNICAL_COLUMNS = (
@@ -94,6 +101,7 @@ technical_indicators = Table(
     *_values("current_price", *TECHNICAL_COLUMNS),
     *_audit(),
     UniqueConstraint("symbol", "timestamp_iso", name="uq_technical_indicators_symbol_ts"),
+    _changes_index("technical_indicators"),
 )
 
 macro_indicators = Table(
@@ -114,6 +122,7 @@ macro_indicators = Table(
     Column("missing_at_source", Boolean, comment="FRED lists the date as '.' (a holiday)"),
     *_audit(),
     UniqueConstraint("indicator_name", "indicator_date", name="uq_macro_indicators_name_date"),
+    _changes_index("macro_indicators"),
 )
 
 # Where each on-chain value came from ("coinmetrics", "blockchain.info", "messari"): a series may
@@ -143,6 +152,7 @@ crypto_onchain_data = Table(
     *(Column(name, String(32)) for name in ONCHAIN_SOURCE_COLUMNS),
     *_audit(),
     UniqueConstraint("symbol", "metric_date", name="uq_crypto_onchain_data_symbol_date"),
+    _changes_index("crypto_onchain_data"),
 )
 
 # What each free source can serve, per asset and metric, as its catalogue said when last asked:
@@ -184,6 +194,7 @@ news_articles = Table(
     Column("scored_at", DateTime),
     *_audit(),
     UniqueConstraint("url_hash", name="uq_news_articles_url_hash"),
+    _changes_index("news_articles"),
 )
 
 MACRO_FEATURES = (
