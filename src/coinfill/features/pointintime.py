@@ -25,10 +25,8 @@ def macro_events(rows: pd.DataFrame) -> pd.DataFrame:
     it differs, the latest value at ``value_known_at`` (see ``coinfill.macro.rows``)."""
     first = rows.loc[rows["published_at"].notna() & rows["first_value"].notna()]
     latest = rows.loc[rows["value_known_at"].notna() & rows["value"].notna()]
-    latest = latest.loc[
-        (latest["value_known_at"] > latest["published_at"]).fillna(True).to_numpy()
-        | (latest["value"] != latest["first_value"]).to_numpy()
-    ]
+    later = (latest["value_known_at"] > latest["published_at"]) | latest["published_at"].isna()
+    latest = latest.loc[later.to_numpy() | (latest["value"] != latest["first_value"]).to_numpy()]
     events = pd.concat(
         [
             pd.DataFrame({KNOWN: first["published_at"], OBSERVED: first["observed"],
