@@ -185,7 +185,7 @@ def crypto_prices(
             description=f"per symbol, window {window.label}, {interval} bars",
         )
     create_markdown_artifact(summary.markdown(), key="crypto-prices-summary")
-    refresh_features_after(refresh_features, dry_run)
+    refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=summary.failure_message(),

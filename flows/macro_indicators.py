@@ -130,7 +130,7 @@ def macro_indicators(
         if summary.failed
         else None
     )
-    refresh_features_after(refresh_features, dry_run)
+    refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=failed,

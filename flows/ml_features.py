@@ -80,12 +80,16 @@ def ml_features(
     dry_run: bool = False,
     enforce_coverage: bool = True,
     coverage_targets: dict[str, float] | None = None,
+    changed_since: datetime | None = None,
 ) -> FeaturesSummary:
     """Rebuild ``[start, end)`` or the last ``days`` (0 = all); with none, refresh what changed.
 
     ``symbols`` defaults to the active assets (at most ``max_assets``). The features suite
     measures coverage before and after over what was rebuilt (target ≥ 80 % of eligible cells
     overall; ``coverage_targets`` like ``{"features": 85, "features.vix": 90}``).
+    ``changed_since`` (scheduled mode): take the source rows stamped from then on as changed
+    instead of those since the saved state, which it leaves alone (a collector's
+    ``refresh_features`` passes its run's start).
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -99,7 +103,7 @@ def ml_features(
     chosen = resolve_symbols(engine, symbols, max_assets)
     plan = plan_features(
         engine, series, chosen, None if window is None else (window.start, window.end),
-        settings.gold_symbol, all_active=symbols is None,
+        settings.gold_symbol, all_active=symbols is None, changed_since=changed_since,
     )  # fmt: skip
     label = "scheduled" if window is None else window.label
     w_start, w_end = plan.window

@@ -152,7 +152,7 @@ def onchain_metrics(
         if failed
         else None
     )
-    refresh_features_after(refresh_features, dry_run)
+    refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=message,

@@ -1,6 +1,7 @@
 """Which feature rows a changed source row affects, as per-symbol time intervals.
 
-- a price row at t: its symbol's rows in [t, t + 7 days] (returns and volatility look back 7 d);
+- a price row at t: its symbol's rows in [t, t + 8 days] (returns and volatility look back 7 d,
+  the on-chain volatility's eligibility 8);
   the gold symbol's price: every symbol's rows in [t, t + 2 h];
 - a technical row: its own feature row;
 - a macro observation: every symbol from its first publication until it is too old to use;
@@ -27,6 +28,7 @@ from coinfill.features.catalog import (
     SENTIMENT_WINDOW,
     macro_max_age,
 )
+from coinfill.features.eligibility import VOLATILITY_HISTORY
 from coinfill.macro.catalog import MacroSeries
 from coinfill.onchain.availability import Availability
 
@@ -34,6 +36,7 @@ ALL = "*"  # an interval for every symbol
 TICK = timedelta(seconds=1)  # makes a closed [a, b] half-open
 DAY = timedelta(days=1)
 ONCHAIN_REACH = DAY + DAY + ONCHAIN_MAX_AGE + TICK  # day end, longest delay, age limit
+PRICE_REACH = max(LOOKBACK, VOLATILITY_HISTORY) + TICK
 
 
 def affected(
@@ -47,8 +50,11 @@ def affected(
     parts = []
     prices = changed.get("price_data_real")
     if prices is not None and not prices.empty:
-        t = _times(prices["timestamp_iso"])
-        parts.append(_frame(prices["symbol"], t, t + LOOKBACK + TICK))
+        stamped = pd.to_datetime(prices["timestamp"] // 1000, unit="s")
+        t = _times(pd.to_datetime(prices["timestamp_iso"]).fillna(stamped))
+        # A bar moves the returns and volatility of the next 7 days; an earlier first bar moves
+        # eligibility up to 8 days on (price_volatility_7d needs 8 days of history).
+        parts.append(_frame(prices["symbol"], t, t + PRICE_REACH))
         gold = t[(prices["symbol"] == gold_symbol).to_numpy()]
         parts.append(_frame(ALL, gold, gold + GOLD_MAX_AGE + TICK))
     technical = changed.get("technical_indicators")
@@ -71,6 +77,8 @@ def affected(
         t = _times(news["published_at"])
         parts.append(_frame(ALL, t, t + SENTIMENT_WINDOW + TICK))
     parts.append(_availability_changes(availability_before, availability_now))
+    # A row without a time (an undated article) affects no feature row.
+    parts = [p.dropna(subset=["start", "end"]) for p in parts]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return _frame(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -58,8 +58,12 @@ def plan_features(
     gold_symbol: str,
     *,
     all_active: bool,
+    changed_since: datetime | None = None,
 ) -> FeaturePlan:
-    """``window`` None: the scheduled, incremental refresh; else rebuild that window."""
+    """``window`` None: the scheduled, incremental refresh; else rebuild that window.
+
+    ``changed_since`` replaces the saved state as "since" and leaves it unsaved.
+    """
     until = current_marks(engine)
     snapshot = availability_snapshot(load_availability(engine, None))
     if window is not None:
@@ -68,6 +72,10 @@ def plan_features(
         return FeaturePlan("rebuild", Scope(start, end), list(symbols),
                            until if full else None, snapshot)  # fmt: skip
     since, old_snapshot = stored_marks(engine)
+    if changed_since is not None:
+        # Just before the stamp: rows stamped exactly then are changes too.
+        since = {name: Mark(changed_since - timedelta(microseconds=1)) for name in until}
+        all_active = False
     if not since:
         return FeaturePlan("first run: all history", Scope(None, None), list(symbols),
                            until if all_active else None, snapshot)  # fmt: skip

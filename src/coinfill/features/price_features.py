@@ -88,10 +88,10 @@ def calendar_features(times: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "hour_of_day": dt.hour.astype("int64"),
-            "day_of_week": dt.dayofweek.astype("int64"),
+            "day_of_week": dt.day_of_week.astype("int64"),
             "day_of_month": dt.day.astype("int64"),
             "month": dt.month.astype("int64"),
-            "is_weekend": (dt.dayofweek >= 5).astype(bool),
+            "is_weekend": (dt.day_of_week >= 5).astype(bool),
         },
         index=times.index,
     )
