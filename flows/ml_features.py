@@ -11,19 +11,14 @@ Every collector flow takes ``refresh_features=True`` to run this refresh right a
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import UTC, date, datetime
-from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
@@ -39,10 +34,10 @@ from coinfill.features.inputs import Inputs, load_inputs
 from coinfill.features.plan import chunk_symbols, plan_features
 from coinfill.features.summary import FeaturesSummary
 from coinfill.macro.catalog import catalog
-from coinfill.runs import ChunkFailure
-from coinfill.settings import Settings, load_settings
+from coinfill.settings import load_settings
 from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
+from flows.chunks import chunks_failed, run_chunks
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
 
@@ -117,7 +112,22 @@ def ml_features(
                               plan.changed)  # fmt: skip
     if plan.symbols:
         inputs = load_inputs(engine, series, plan.symbols, w_start, w_end, settings.gold_symbol)
-        _run_chunks(engine, chunks, plan.scope, inputs, settings, dry_run, now, summary)
+        summary.reports, summary.failures = run_chunks(
+            build_features_chunk,
+            chunks,
+            # quote(): Prefect would otherwise walk the frames looking for futures.
+            lambda chunk: (
+                engine,
+                chunk,
+                quote(plan.scope),
+                quote(inputs),
+                settings.write_method,
+                dry_run,
+                now,
+            ),
+            settings,
+            f"ml-features {label}",
+        )
     if not dry_run and summary.total("inserted") >= settings.analyze_after_rows:
         analyze(engine, "ml_features_materialized")
     if plan.marks is not None and not dry_run and not summary.failures:
@@ -130,51 +140,7 @@ def ml_features(
         engine, SUITE, "after", w_start, w_end, plan.symbols, now, targets
     )  # fmt: skip
     summary.coverage = render(after, before)
-    failed = (
-        f"{len(summary.failures)} of {len(chunks)} chunks failed after "
-        f"{settings.chunk_retries} retries (the other chunks were written): "
-        + "; ".join(failure.describe() for failure in summary.failures)
-        if summary.failures
-        else None
-    )
+    failed = chunks_failed(summary.failures, len(chunks), settings.chunk_retries)
     conclude(engine, FLOW_NAME, before, after, dry_run=dry_run,
              enforce_coverage=enforce_coverage, failed=failed)  # fmt: skip
     return summary
-
-
-def _run_chunks(
-    engine: Engine,
-    chunks: list[list[str]],
-    scope: Scope,
-    inputs: Inputs,
-    settings: Settings,
-    dry_run: bool,
-    now: datetime,
-    summary: FeaturesSummary,
-) -> None:
-    """Bounded parallelism over the chunks; a failed chunk is recorded, the others go on."""
-    progress = create_progress_artifact(0.0, description=f"ml-features {summary.window}")
-    run = build_features_chunk.with_options(
-        retries=settings.chunk_retries, retry_delay_seconds=settings.chunk_retry_delay_seconds
-    )
-    pending: deque[int] = deque(range(len(chunks)))
-    in_flight: dict[PrefectFuture[list[FeatureReport]], int] = {}
-    done = 0
-    while pending or in_flight:
-        while pending and len(in_flight) < settings.max_parallel_chunks:
-            index = pending.popleft()
-            # quote(): Prefect would otherwise walk the frames looking for futures.
-            future = run.submit(engine, chunks[index], quote(scope), quote(inputs),  # type: ignore[call-overload]
-                                settings.write_method, dry_run, now)  # fmt: skip
-            in_flight[future] = index
-        future = next(as_completed(list(in_flight)))
-        index = in_flight.pop(future)
-        future.wait()
-        if future.state.is_completed():
-            summary.reports += future.result()
-        else:
-            message = future.state.message or "failed"
-            summary.failures.append(ChunkFailure(index, chunks[index], message))
-        done += 1
-        if isinstance(progress, UUID):
-            update_progress_artifact(progress, 100.0 * done / len(chunks))

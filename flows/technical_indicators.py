@@ -11,19 +11,14 @@ parallelism, Prefect retries), report per symbol, fail honestly.
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import UTC, date, datetime
-from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
@@ -33,11 +28,12 @@ from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
 from coinfill.macro.catalog import catalog
-from coinfill.runs import ChunkFailure, RunSummary
+from coinfill.runs import RunSummary
 from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
 from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
+from flows.chunks import chunks_failed, run_chunks
 from flows.coverage import conclude, measure_coverage
 from flows.naming import run_namer
 from flows.refresh import refresh_features_after
@@ -123,39 +119,21 @@ def technical_indicators(
         " (dry run)" if dry_run else "",
     )
     summary = RunSummary(window.label, dry_run, len(chosen), len(chunks))
-    progress = create_progress_artifact(0.0, description=f"technical-indicators {window.label}")
-    run_chunk = compute_chunk.with_options(
-        retries=settings.chunk_retries, retry_delay_seconds=settings.chunk_retry_delay_seconds
+    summary.reports, summary.failures = run_chunks(
+        compute_chunk,
+        chunks,
+        lambda chunk: (
+            engine,
+            chunk,
+            window,
+            settings.lookback_rows,
+            settings.write_method,
+            dry_run,
+            now,
+        ),
+        settings,
+        f"technical-indicators {window.label}",
     )
-
-    pending: deque[int] = deque(range(len(chunks)))
-    in_flight: dict[PrefectFuture[list[SymbolReport]], int] = {}
-    done = 0
-    while pending or in_flight:
-        while pending and len(in_flight) < settings.max_parallel_chunks:
-            index = pending.popleft()
-            future = run_chunk.submit(
-                engine,
-                chunks[index],
-                window,
-                settings.lookback_rows,
-                settings.write_method,
-                dry_run,
-                now,
-            )
-            in_flight[future] = index
-        future = next(as_completed(list(in_flight)))
-        index = in_flight.pop(future)
-        future.wait()  # the final state is only cached on the future by wait()/result()
-        state = future.state
-        if state.is_completed():
-            summary.reports += future.result()
-        else:
-            summary.failures.append(ChunkFailure(index, chunks[index], state.message or "failed"))
-        done += 1
-        if isinstance(progress, UUID):  # the sync API returns the id, never a coroutine here
-            update_progress_artifact(progress, 100.0 * done / len(chunks))
-
     if not dry_run and summary.total("inserted") >= settings.analyze_after_rows:
         analyze(engine, "technical_indicators")
     create_table_artifact(
@@ -173,13 +151,7 @@ def technical_indicators(
         )
     )
     summary.coverage = render(after, before)
-    failed = (
-        f"{len(summary.failures)} of {len(chunks)} chunks failed after "
-        f"{settings.chunk_retries} retries (the other chunks were written): "
-        + "; ".join(failure.describe() for failure in summary.failures)
-        if summary.failures
-        else None
-    )
+    failed = chunks_failed(summary.failures, len(chunks), settings.chunk_retries)
     refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, delete, select, tuple_
 
 from coinfill.backfill import to_ms
+from coinfill.db.queries import price_rows
 from coinfill.db.reads import read_frame
 from coinfill.db.schema import (
     ONCHAIN_SOURCE_COLUMNS,
@@ -20,10 +21,8 @@ from coinfill.db.schema import (
     macro_indicators,
     ml_features_materialized,
     news_articles,
-    price_data_real,
 )
 
-P = price_data_real
 F = ml_features_materialized
 KEYS = ("symbol", "timestamp_iso")
 PRICE_COLUMNS = ("current_price", "high_24h", "low_24h", "volume_usd_24h")
@@ -40,20 +39,14 @@ def prices(
     engine: Engine, symbols: Sequence[str], since: datetime | None, end: datetime | None
 ) -> pd.DataFrame:
     """``id, symbol, timestamp, timestamp_iso`` and the price columns of ``[since, end)``."""
-    columns = [P.c.id, P.c.symbol, P.c.timestamp, P.c.timestamp_iso]
-    query = select(*columns, *(P.c[c] for c in PRICE_COLUMNS)).where(P.c.symbol.in_(list(symbols)))
-    if since is not None:
-        query = query.where(P.c.timestamp >= to_ms(since))
-    if end is not None:
-        query = query.where(P.c.timestamp < to_ms(end))
-    frame = read_frame(engine, query)
-    missing = frame["timestamp_iso"].isna()
-    if missing.any():  # old rows without timestamp_iso: derive it from the unix ms
-        frame.loc[missing, "timestamp_iso"] = pd.to_datetime(
-            frame.loc[missing, "timestamp"] // 1000, unit="s"
-        )
-    frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"]).astype("datetime64[us]")
-    return frame.astype({c: "float64" for c in PRICE_COLUMNS})
+    frame = price_rows(
+        engine,
+        list(symbols),
+        None if since is None else to_ms(since),
+        None if end is None else to_ms(end),
+        extra=PRICE_COLUMNS[1:],
+    )
+    return frame.astype(dict.fromkeys(PRICE_COLUMNS, "float64"))
 
 
 def macro_rows(engine: Engine, names: Sequence[str]) -> pd.DataFrame:

@@ -70,12 +70,16 @@ def lookback_start_ms(engine: Engine, symbols: Sequence[str], start_ms: int, row
 
 
 def price_rows(
-    engine: Engine, symbols: Sequence[str], since_ms: int | None, end_ms: int | None
+    engine: Engine,
+    symbols: Sequence[str],
+    since_ms: int | None,
+    end_ms: int | None,
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """``id, symbol, timestamp, timestamp_iso, current_price`` for ``[since, end)``."""
-    query = select(P.c.id, P.c.symbol, P.c.timestamp, P.c.timestamp_iso, P.c.current_price).where(
-        P.c.symbol.in_(symbols)
-    )
+    """``id, symbol, timestamp, timestamp_iso, current_price`` and ``extra`` columns for
+    ``[since, end)``."""
+    columns = [P.c.id, P.c.symbol, P.c.timestamp, P.c.timestamp_iso, P.c.current_price]
+    query = select(*columns, *(P.c[c] for c in extra)).where(P.c.symbol.in_(symbols))
     if since_ms is not None:
         query = query.where(P.c.timestamp >= since_ms)
     if end_ms is not None:

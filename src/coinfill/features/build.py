@@ -107,7 +107,7 @@ def compute(
     )
     collected = news_in_window(rows["timestamp_iso"], inputs.news_seconds)
     rows["eligible_mask"] = eligible_mask(
-        rows, rows, inputs.history, inputs.servable, inputs.macro_sources, inputs.gold_first,
+        rows, inputs.history, inputs.servable, inputs.macro_sources, inputs.gold_first,
         collected,
     )  # fmt: skip
     # A count only means something where news was collected: elsewhere it is NULL, not 0.

@@ -87,14 +87,13 @@ class Servable:
 
 def eligible_mask(
     rows: pd.DataFrame,
-    values: pd.DataFrame,
     history: History,
     servable: Servable,
     macro_sources: Mapping[str, bool],
     gold_first: datetime | None,
     news_in_window: np.ndarray,
 ) -> np.ndarray:
-    """``rows`` (symbol, timestamp_iso) and their computed ``values`` → int64 mask per row.
+    """``rows`` (symbol, timestamp_iso and the computed values) → int64 mask per row.
 
     ``macro_sources``: per macro indicator, whether it has a source; ``news_in_window``: per
     row, whether any article was collected in its trailing 24 hours.
@@ -120,7 +119,7 @@ def eligible_mask(
     for name, inputs in RATIOS.items():
         ok = np.logical_and.reduce([warm[i] for i in inputs])
         if name == "bollinger_percent_b":
-            band = (values["bollinger_upper"] - values["bollinger_lower"]).to_numpy(dtype=float)
+            band = (rows["bollinger_upper"] - rows["bollinger_lower"]).to_numpy(dtype=float)
             ok &= ~(band <= 0)  # a flat band has no %B (NULL band: the miss is the band's)
         add(name, ok)
     for name, indicator in MACRO_INDICATORS.items():
@@ -132,7 +131,7 @@ def eligible_mask(
         add(metric, servable.eligible(symbols, t, metric))
     add(VOLATILITY, first <= t - np.timedelta64(VOLATILITY_HISTORY))
     add("sentiment_count_24h", news_in_window)
-    mentioned = values["sentiment_count_24h"].fillna(0).to_numpy() > 0
+    mentioned = rows["sentiment_count_24h"].fillna(0).to_numpy() > 0
     for name in ("sentiment_mean_24h", "sentiment_positive_share_24h",
                  "sentiment_confidence_mean_24h"):  # fmt: skip
         add(name, mentioned)
