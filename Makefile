@@ -3,6 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The transformer scorer's tests need torch; 2.13.0 is the CPU build these machines keep on
+# disk. Elsewhere, `make test TORCH=` skips the extra (those tests then skip, except under
+# CI=true), or point it at a CPU wheel index.
+TORCH ?= torch==2.13.0
+comma := ,
+EXTRAS := $(if $(strip $(TORCH)),dev$(comma)transformer,dev)
 
 .PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain bench-features lint clean
 
@@ -12,7 +18,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "coinfill needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(if $(strip $(TORCH)),$(PY) -m pip install --quiet $(TORCH))
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

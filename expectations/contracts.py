@@ -63,6 +63,9 @@ class Contract:
     rows_follow_availability: bool = False
     # A boolean column saying the source itself has no value for the row: not eligible.
     no_value_flag: str | None = None
+    # A column whose non-NULL value says why the row cannot have values: not eligible (news:
+    # the article is in a language the model does not read, or has no text).
+    ineligible_reason: str | None = None
     # An integer column whose bit i says coverage[i] is eligible in the row (features).
     eligibility_mask: str | None = None
     # The target applies to all measured cells together; columns are reported, and enforced
@@ -180,6 +183,7 @@ CONTRACTS: dict[str, Contract] = {
         symbol_column=None,
         target=96.0,
         coverage=("sentiment_score",),
+        ineligible_reason="sentiment_skipped",
         bounds=(
             Bounds("sentiment_score", -1.0, 1.0, why="scores are within [-1, 1]"),
             Bounds("sentiment_confidence", 0.0, 1.0, why="confidence is within [0, 1]"),

@@ -203,3 +203,32 @@ def run_features(
             max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
         ),
     )  # fmt: skip
+
+
+@run_app.command("sentiment")
+def run_sentiment(
+    days: DaysOpt = None,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    rescore: Annotated[
+        bool, typer.Option("--rescore", help="Re-score articles another model version scored.")
+    ] = False,
+    feeds: Annotated[str | None, typer.Option(help="e.g. coindesk,decrypt; default: all")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (feeds, articles to score).")
+    ] = False,
+    enforce_coverage: EnforceOpt = True,
+) -> None:
+    """Collect news (RSS/Atom feeds, NewsAPI.org with a key) and score its sentiment."""
+    from flows.news_sentiment import news_sentiment
+
+    chosen = [f.strip() for f in feeds.split(",") if f.strip()] if feeds else None
+    _run_flow(
+        days,
+        start,
+        end,
+        lambda: news_sentiment(
+            days=days, start=start, end=end, rescore=rescore, feeds=chosen, dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
+        ),
+    )  # fmt: skip

@@ -15,6 +15,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from coinfill.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///data/coinfill.db"
+# Crypto newsrooms' public RSS feeds (name → URL); COINFILL_NEWS_FEEDS replaces the list.
+DEFAULT_NEWS_FEEDS = {
+    "coindesk": "https://www.coindesk.com/arc/outboundfeeds/rss/",
+    "cointelegraph": "https://cointelegraph.com/rss",
+    "decrypt": "https://decrypt.co/feed",
+    "bitcoinmagazine": "https://bitcoinmagazine.com/.rss/full/",
+    "theblock": "https://www.theblock.co/rss.xml",
+    "cryptoslate": "https://cryptoslate.com/feed/",
+    "blockworks": "https://blockworks.co/feed",
+}
 
 
 class Settings(BaseSettings):
@@ -172,6 +182,49 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Feature rows a chunk aims at (≈ 60 columns each: memory per chunk).",
     )
+    news_feeds: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_NEWS_FEEDS),
+        description='RSS/Atom feeds, JSON name → URL: {"coindesk": "https://…/rss/"}.',
+    )
+    news_scheduled_days: int = Field(
+        default=2, ge=1, description="Window of the scheduled (15-minute) news run."
+    )
+    news_timeout_seconds: float = Field(default=30.0, gt=0)
+    news_feed_requests_per_second: float = Field(default=2.0, gt=0, le=50)
+    newsapi_key: SecretStr | None = Field(
+        default=None, description="NewsAPI.org key; without one only the feeds are read."
+    )
+    newsapi_key_block: str = Field(
+        default="newsapi-key", description="Prefect Secret block with the NewsAPI.org key."
+    )
+    newsapi_base_url: str = Field(default="https://newsapi.org")
+    newsapi_query: str = Field(
+        default="bitcoin OR ethereum OR crypto OR cryptocurrency OR blockchain",
+        description="NewsAPI.org search (q) for the articles to collect.",
+    )
+    newsapi_max_pages: int = Field(
+        default=1, ge=1, le=100, description="Pages of 100 per day (developer plan: 1)."
+    )
+    newsapi_history_days: int = Field(
+        default=30, ge=1, description="How far back the NewsAPI.org plan serves (developer: 30)."
+    )
+    newsapi_requests_per_second: float = Field(default=1.0, gt=0, le=50)
+    sentiment_scorer: Literal["auto", "lexicon", "transformer"] = Field(
+        default="auto",
+        description="auto: the transformer when a model is configured and installed, else the "
+        "offline lexicon scorer.",
+    )
+    sentiment_model_path: str | None = Field(
+        default=None, description="Folder of a FinBERT/CryptoBERT model (never downloaded)."
+    )
+    sentiment_model_name: str | None = Field(
+        default=None,
+        description="A model already in the Hugging Face cache, e.g. ProsusAI/finbert.",
+    )
+    sentiment_model_languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="Languages the transformer model reads."
+    )
+    sentiment_batch_size: int = Field(default=32, ge=1, le=1024)
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

@@ -31,7 +31,7 @@ def test_given_empty_database_when_upgraded_then_every_table_and_view_exist(
     inspector = inspect(engine)
     assert set(metadata.tables) <= set(inspector.get_table_names())
     assert "onchain_metrics" in inspector.get_view_names()
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     assert upgrade(engine) == []  # a second upgrade changes nothing
 
 

@@ -192,9 +192,32 @@ news_articles = Table(
     Column("sentiment_model", String(128)),
     Column("sentiment_model_version", String(64)),
     Column("scored_at", DateTime),
+    Column(
+        "sentiment_skipped",
+        String(64),
+        comment="why the model named in sentiment_model cannot score it (language, no text); "
+        "NULL when it can: a skipped article is not eligible for coverage",
+    ),
+    Column("feed", String(128), comment="the feed or API the article was collected from"),
     *_audit(),
     UniqueConstraint("url_hash", name="uq_news_articles_url_hash"),
     _changes_index("news_articles"),
+    Index("ix_news_articles_published_at", "published_at"),
+)
+
+news_feed_state = Table(
+    "news_feed_state",
+    metadata,
+    _id(),
+    Column("feed", String(128), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("etag", String(512), comment="the feed's last ETag: the next GET is conditional"),
+    Column("last_modified", String(64)),
+    Column("fetched_at", DateTime),
+    Column("status", String(32), comment="ok, not modified, malformed or failed"),
+    Column("message", Text),
+    *_audit(),
+    UniqueConstraint("feed", name="uq_news_feed_state_feed"),
 )
 
 MACRO_FEATURES = (

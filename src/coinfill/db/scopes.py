@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     FromClause,
     Select,
+    and_,
     case,
     cast,
     func,
@@ -171,6 +172,8 @@ def _scope(
         else:
             value = t.c[measured]
             eligible = _eligible(t.c[contract.time_column], cut, contract.warmup.get(measured))
+        if contract.ineligible_reason:
+            eligible = and_(eligible, t.c[contract.ineligible_reason].is_(None))
         # A present value counts as filled; only NULLs pay for the eligibility test.
         status = case((value.is_not(None), FILLED), (eligible, MISSING), else_=null())
         if contract.split_by:

@@ -152,25 +152,35 @@ class HttpSource:
         request = self.client.build_request("GET", path, params=_query(params))
         return f"GET {self.redact(str(request.url))}"
 
-    def get(self, path: str, params: Mapping[str, Any], *, cost: float = 1.0) -> httpx.Response:
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        cost: float = 1.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         """A 2xx response, or a :class:`SourceError` saying what went wrong, secrets masked.
 
         ``cost`` is what one attempt takes from the rate limiter (Binance: request weight).
+        ``headers`` are added to this request; with conditional ones (``If-None-Match``,
+        ``If-Modified-Since``) a 304 Not Modified is an answer too.
         """
+        conditional = bool(headers) and any(k.lower().startswith("if-") for k in headers or {})
         what = self.describe(path, params)
         last = ""
         for attempt in range(1, self.retry.attempts + 1):
             self.limiter.acquire(cost)
             self.requests += 1
             try:
-                response = self.client.get(path, params=_query(params))
+                response = self.client.get(path, params=_query(params), headers=headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no answer'}"
                 delay = self.retry.backoff(attempt, self.rng)
             else:
                 if self.observe is not None:
                     self.observe(response)
-                if response.is_success:
+                if response.is_success or (conditional and response.status_code == 304):
                     return response
                 if not self.retry.should_retry(response.status_code):
                     raise SourceRequestError(

@@ -1,0 +1,1 @@
+"""News articles and their sentiment: feeds, canonical URLs, asset matching, scorers."""
