@@ -104,12 +104,15 @@ def coverage(
 
 @app.command()
 def demo() -> None:
-    """Offline demo: bundled real prices → technical backfill → feature table, with coverage."""
-    from coinfill.demo import load_demo_prices
+    """Offline demo: bundled prices and news → technical backfill, sentiment, feature table."""
+    from coinfill.demo import archive_feed_url, load_demo_prices
     from flows.ml_features import ml_features
+    from flows.news_sentiment import news_sentiment
     from flows.technical_indicators import technical_indicators
 
     settings = _settings()
+    # The demo reads the bundled news archive, never the live feeds (it runs offline).
+    os.environ["COINFILL_NEWS_FEEDS"] = json.dumps({"demo-archive": archive_feed_url()})
     try:
         engine = make_engine(settings.database_url.get_secret_value())
         upgrade(engine)
@@ -119,17 +122,19 @@ def demo() -> None:
             f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
         )
         summary = technical_indicators(days=0)
-        # Offline there is no macro, on-chain or news data: the features suite reports the
-        # gap instead of failing the demo.
+        news = news_sentiment(days=0)
+        # Offline there is no macro or on-chain data: the features suite reports the gap
+        # instead of failing the demo.
         features = ml_features(days=0, enforce_coverage=False)
     except CoinfillError as exc:
         raise _fail(exc) from None
     out.print(summary.markdown(), highlight=False)
     out.print(f"\ncoverage of technical_indicators on {safe_url(engine.url)} (before → after):")
     out.print(summary.coverage, highlight=False)
+    out.print("\n" + news.markdown(), highlight=False)
     out.print("\n" + features.markdown(), highlight=False)
-    out.print("\ncoverage of ml_features_materialized (before → after; macro, on-chain and "
-              "sentiment need `coinfill run macro|onchain` with network):")  # fmt: skip
+    out.print("\ncoverage of ml_features_materialized (before → after; macro and on-chain need "
+              "`coinfill run macro|onchain` with network):")  # fmt: skip
     out.print(features.coverage, highlight=False)
 
 

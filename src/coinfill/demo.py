@@ -1,4 +1,5 @@
-"""The offline demo: real bundled prices into the configured database (SQLite by default)."""
+"""The offline demo: real bundled prices (and a bundled news archive) into the configured
+database (SQLite by default)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from coinfill.db.schema import crypto_assets, price_data_real
 from coinfill.db.upsert import UpsertCounts, upsert
 
 DEMO_FILE = "bitfinex_hourly_2017_2019.csv.gz"
+NEWS_FILE = "news_archive_2017_2019.xml"
 DATA_SOURCE = "bitfinex-demo"
 ASSETS = {
     "BTC": ("Bitcoin", "bitcoin", "BTCUSDT", "btc"),
@@ -20,6 +22,12 @@ ASSETS = {
     "XRP": ("XRP", "ripple", "XRPUSDT", "xrp"),
     "EOS": ("EOS", "eos", "EOSUSDT", "eos"),
 }
+
+
+def archive_feed_url() -> str:
+    """``file://`` URL of the bundled news archive (an RSS 2.0 feed of 2017-2019 headlines)."""
+    with resources.as_file(resources.files("coinfill.data").joinpath(NEWS_FILE)) as path:
+        return path.resolve().as_uri()
 
 
 def demo_bars(data_dir: Path | None = None) -> pd.DataFrame:

@@ -280,6 +280,7 @@ def test_sentiment_counts_articles_in_the_trailing_24_hours_means_over_scored_on
             "score": [np.nan if m[2] is None else m[2] for m in mentions],
             "positive": [m[3] for m in mentions],
             "confidence": [np.nan if m[4] is None else m[4] for m in mentions],
+            "scorable": [True] * len(mentions),
         }
     )
     rows_ = pd.DataFrame(

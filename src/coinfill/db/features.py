@@ -84,7 +84,8 @@ def articles(engine: Engine, since: datetime | None, end: datetime | None) -> pd
     """Articles published in ``[since, end)``: time, mentioned symbols and their score."""
     n = news_articles
     query = select(n.c.published_at, n.c.symbols, n.c.sentiment_score, n.c.sentiment_label,
-                   n.c.sentiment_confidence).where(n.c.published_at.is_not(None))  # fmt: skip
+                   n.c.sentiment_confidence, n.c.sentiment_skipped,
+                   ).where(n.c.published_at.is_not(None))  # fmt: skip
     if since is not None:
         query = query.where(n.c.published_at >= since)
     if end is not None:

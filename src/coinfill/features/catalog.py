@@ -247,7 +247,7 @@ def features(series: dict[str, MacroSeries]) -> list[Feature]:
             "articles published in (t − 24 h, t]",
             "news was collected in that window"
             if name == "sentiment_count_24h"
-            else "some article mentions the symbol in that window",
+            else "an article the model can read mentions the symbol in that window",
         )
         for name in SENTIMENT_VALUES
     ]

@@ -25,6 +25,7 @@ from coinfill.features.catalog import (
     RETURN_LAGS,
     VOLATILITY_WINDOWS,
 )
+from coinfill.features.sentiment import SCORABLE_MENTIONS
 from coinfill.indicators import WARMUP
 from coinfill.onchain.availability import Availability
 from coinfill.onchain.metrics import PUBLICATION_DELAY, VOLATILITY
@@ -131,7 +132,9 @@ def eligible_mask(
         add(metric, servable.eligible(symbols, t, metric))
     add(VOLATILITY, first <= t - np.timedelta64(VOLATILITY_HISTORY))
     add("sentiment_count_24h", news_in_window)
-    mentioned = rows["sentiment_count_24h"].fillna(0).to_numpy() > 0
+    # An article in a language the model does not read is counted, but has no score to average.
+    readable = SCORABLE_MENTIONS if SCORABLE_MENTIONS in rows else "sentiment_count_24h"
+    mentioned = rows[readable].fillna(0).to_numpy() > 0
     for name in ("sentiment_mean_24h", "sentiment_positive_share_24h",
                  "sentiment_confidence_mean_24h"):  # fmt: skip
         add(name, mentioned)

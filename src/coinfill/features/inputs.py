@@ -120,6 +120,8 @@ def _mentions(news: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
             "score": frame["sentiment_score"].to_numpy(dtype=float),
             "positive": (frame["sentiment_label"].astype(object) == POSITIVE).to_numpy(),
             "confidence": frame["sentiment_confidence"].to_numpy(dtype=float),
+            # The model can read it (not another language, not empty): it should be scored.
+            "scorable": frame["sentiment_skipped"].isna().to_numpy(dtype=bool),
         }
     )
     return out.sort_values(["symbol", "seconds"], kind="stable").reset_index(drop=True)

@@ -9,6 +9,9 @@ from coinfill.features.catalog import SENTIMENT_WINDOW
 from coinfill.features.pointintime import trailing_counts
 from coinfill.features.price_features import SYMBOL_STRIDE, seconds_of
 
+# Not stored: mentions by articles the model can read; the averages are eligible where > 0.
+SCORABLE_MENTIONS = "_sentiment_scorable_24h"
+
 
 def news_in_window(times: pd.Series, news_seconds: np.ndarray) -> np.ndarray:
     """Per row: was any article (about anything) published in (t − 24 h, t]? Then news was
@@ -33,6 +36,7 @@ def sentiment_columns(rows: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFram
         return out
 
     count = trailing()
+    scorable = trailing(mentions["scorable"].to_numpy(dtype=float))
     n_scored = trailing(scored.astype(float))
     n_confident = trailing(confident.astype(float))
     score = np.nan_to_num(mentions["score"].to_numpy(dtype=float))
@@ -48,6 +52,7 @@ def sentiment_columns(rows: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFram
             "sentiment_confidence_mean_24h": np.where(
                 n_confident > 0, trailing(confidence) / n_confident, np.nan
             ),
+            SCORABLE_MENTIONS: scorable,
         }
     return pd.DataFrame(out, index=rows.index)
 

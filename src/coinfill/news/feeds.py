@@ -117,8 +117,9 @@ def _content(entry: Mapping[str, Any]) -> str | None:
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
     """First publication (``published``), else the last update; feedparser gives UTC."""
+    present = entry.keys()  # not .get: feedparser maps a missing "updated" to "published"
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = entry[key] if key in present else None
         if isinstance(value, time.struct_time):
             return datetime.fromtimestamp(calendar.timegm(value), UTC).replace(tzinfo=None)
     return None
