@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 comma := ,
 EXTRAS := $(if $(strip $(TORCH)),dev$(comma)transformer,dev)
 
-.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain bench-features lint clean
+.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news lint clean
 
 venv: $(STAMP)
 
@@ -28,7 +28,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: bench-technical bench-macro bench-prices bench-onchain bench-features
+bench: bench-technical bench-macro bench-prices bench-onchain bench-features bench-news
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
@@ -44,6 +44,9 @@ bench-onchain: $(STAMP)
 
 bench-features: $(STAMP)
 	$(PY) bench/features_bench.py $(FEATURES_BENCH_ARGS)
+
+bench-news: $(STAMP)
+	$(PY) bench/news_bench.py $(NEWS_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows expectations tests bench

@@ -112,6 +112,15 @@ def test_insert_articles_stores_each_url_once(engine: Engine) -> None:
     assert first["sentiment_score"] is None and first["sentiment_model"] is None
 
 
+def test_insert_counts_new_articles_across_batches(engine: Engine) -> None:
+    """More articles than one existence-check batch (500): the count is exact on a re-run."""
+    many = [article(f"n{i}") for i in range(1_234)]
+    assert insert_articles(engine, many[:700], T0) == 700
+    assert insert_articles(engine, many, T1) == 534
+    assert insert_articles(engine, many, T2) == 0
+    assert len(rows(engine)) == 1_234
+
+
 # -- to_score / write_scores -------------------------------------------------------------------
 
 

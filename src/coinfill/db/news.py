@@ -35,12 +35,13 @@ def insert_articles(engine: Engine, articles: Sequence[Article], now: datetime) 
     Stored articles are never rewritten: their score belongs to the text that was scored.
     """
     fresh = {a.url_hash: a for a in articles}
+    candidates = list(fresh)
     with engine.begin() as conn:
-        for i in range(0, len(fresh), BATCH):
-            keys = list(fresh)[i : i + BATCH]
+        for i in range(0, len(candidates), BATCH):
+            keys = candidates[i : i + BATCH]
             stored = conn.execute(select(N.c.url_hash).where(N.c.url_hash.in_(keys))).scalars()
             for key in set(stored):
-                fresh.pop(key, None)
+                del fresh[key]
         rows = [{**a.row(), "created_at": now, "updated_at": now} for a in fresh.values()]
         for i in range(0, len(rows), BATCH):
             # A concurrent run may have stored one meanwhile: ignore, never fail or overwrite.
