@@ -111,7 +111,9 @@ def demo() -> None:
     from flows.technical_indicators import technical_indicators
 
     settings = _settings()
-    # The demo reads the bundled news archive, never the live feeds (it runs offline).
+    # The demo reads the bundled news archive, never the live feeds (it runs offline); the
+    # flow reads its settings itself, so the archive is set for this command only.
+    configured = os.environ.get("COINFILL_NEWS_FEEDS")
     os.environ["COINFILL_NEWS_FEEDS"] = json.dumps({"demo-archive": archive_feed_url()})
     try:
         engine = make_engine(settings.database_url.get_secret_value())
@@ -128,6 +130,11 @@ def demo() -> None:
         features = ml_features(days=0, enforce_coverage=False)
     except CoinfillError as exc:
         raise _fail(exc) from None
+    finally:
+        if configured is None:
+            os.environ.pop("COINFILL_NEWS_FEEDS", None)
+        else:
+            os.environ["COINFILL_NEWS_FEEDS"] = configured
     out.print(summary.markdown(), highlight=False)
     out.print(f"\ncoverage of technical_indicators on {safe_url(engine.url)} (before → after):")
     out.print(summary.coverage, highlight=False)

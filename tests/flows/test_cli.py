@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -95,6 +96,24 @@ def test_demo_loads_real_prices_and_shows_coverage_before_and_after(
     assert "| 5 | 1 | 87,537 | 87,537 | 0 | 0 | 0 | 0 |" in result.output
     assert "| current_price | 87,537 | 0 → 87,537 | – → 100.0 % |  |  |" in result.output
     assert "| (all columns) |" in result.output
+    # The bundled news archive is scored offline and reaches the feature table.
+    assert "| sentiment_score | 150 | 0 → 150 | – → 100.0 % | ≥ 96 % | ✅ |" in result.output
+    assert "| sentiment_count_24h | 16,552 | 0 → 16,552 | – → 100.0 % |" in result.output
+    assert "COINFILL_NEWS_FEEDS" not in os.environ  # set for the demo only
+
+
+def test_run_sentiment_offline_from_a_recorded_feed(
+    cli_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Path(__file__).parent.parent / "fixtures" / "news" / "coindesk_rss.xml"
+    monkeypatch.setenv("COINFILL_NEWS_FEEDS", json.dumps({"coindesk": recorded.as_uri()}))
+    result = runner.invoke(
+        app, ["run", "sentiment", "--start", "2026-11-18", "--end", "2026-11-21"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| coindesk |" in result.output and "| 8 | 8 | 0 |" in result.output
+    assert "| sentiment_score | 8 | 0 → 8 | – → 100.0 % | ≥ 96 % | ✅ |" in result.output
+    assert "| vader-crypto |" in result.output
 
 
 def test_a_coverage_miss_exits_1_unless_report_only(cli_db: str) -> None:
