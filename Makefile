@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 comma := ,
 EXTRAS := $(if $(strip $(TORCH)),dev$(comma)transformer,dev)
 
-.PHONY: venv demo test bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news lint clean
+.PHONY: venv demo test up down bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news lint clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The local stack: Prefect server on 127.0.0.1:4200, a process pool and worker, blocks, rate
+# limits and every deployment (infra/local/stack.sh); `make down` stops what it started.
+up: $(STAMP)
+	infra/local/stack.sh up
+
+down:
+	infra/local/stack.sh down
 
 bench: bench-technical bench-macro bench-prices bench-onchain bench-features bench-news
 

@@ -32,6 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
 from coinfill.backfill import Window, chunked, plan_window, to_ms
+from coinfill.config import database_url
 from coinfill.db.assets import add_missing_defaults, count_assets, set_history_starts
 from coinfill.db.engine import make_engine
 from coinfill.db.prices import grid_stats
@@ -117,7 +118,7 @@ def crypto_prices(
     now = datetime.now(UTC).replace(tzinfo=None)
     now_ms = to_ms(now)
     window = plan_window(days, start, end, now=now, default_days=settings.prices_scheduled_days)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     summary = PriceRunSummary(window.label, interval, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
@@ -198,7 +199,11 @@ def _clients(settings: Settings) -> Clients:
     weight = settings.binance_weight_per_minute
     shared = global_limit("binance", weight / 60.0, mode, burst=weight)
     budget = WeightBudget(weight, base=shared)
-    key = optional_secret(block=settings.coingecko_api_key_block, env=settings.coingecko_api_key)
+    key = optional_secret(
+        block=settings.coingecko_api_key_block,
+        credential=(settings.credentials_block, "coingecko_api_key"),
+        env=settings.coingecko_api_key,
+    )
     limiter = make_limiter("coingecko", settings.coingecko_requests_per_minute / 60.0, mode)
     timeout = settings.price_timeout_seconds
     return Clients(

@@ -28,6 +28,7 @@ from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
 from coinfill.backfill import day_span, plan_window
+from coinfill.config import database_url
 from coinfill.db.engine import make_engine
 from coinfill.db.macro import stored_dates
 from coinfill.errors import ConfigurationError
@@ -86,7 +87,7 @@ def macro_indicators(
     now = datetime.now(UTC).replace(tzinfo=None)
     window = plan_window(days, start, end, now=now, default_days=settings.macro_scheduled_days)
     chosen = choose(catalog(settings.macro_series), indicators)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     first_day, end_day = day_span(window.start, window.end)
     names = [s.indicator_name for s in chosen]
     plan = plan_all(
@@ -150,6 +151,7 @@ def _collect(
     api_key = resolve_secret(
         "FRED API key",
         block=settings.fred_api_key_block,
+        credential=(settings.credentials_block, "fred_api_key"),
         env=settings.fred_api_key,
         env_name="COINFILL_FRED_API_KEY",
     )

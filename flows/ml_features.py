@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from coinfill.assets import resolve_symbols
 from coinfill.backfill import plan_window
+from coinfill.config import database_url
 from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.feature_state import save_marks
@@ -94,7 +95,7 @@ def ml_features(
     now = datetime.now(UTC).replace(tzinfo=None)
     scheduled = days is None and start is None and end is None
     window = None if scheduled else plan_window(days, start, end, now=now, default_days=1)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     chosen = resolve_symbols(engine, symbols, max_assets)
     plan = plan_features(
         engine, series, chosen, None if window is None else (window.start, window.end),

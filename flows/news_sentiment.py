@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from coinfill.backfill import Window, plan_window
+from coinfill.config import database_url
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
 from coinfill.db.engine import make_engine
 from coinfill.db.news import daily_counts, feed_days, feed_validators, model_counts, to_score
@@ -92,7 +93,7 @@ def news_sentiment(
     window = plan_window(days, start, end, now=now, default_days=settings.news_scheduled_days)
     chosen = choose_feeds(settings.news_feeds, feeds)
     scorer = _scorer(settings)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     summary = NewsRunSummary(window.label, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
@@ -139,7 +140,11 @@ def _scorer(settings: Settings) -> Scorer:
 
 
 def _newsapi_key(settings: Settings) -> str | None:
-    return optional_secret(block=settings.newsapi_key_block, env=settings.newsapi_key)
+    return optional_secret(
+        block=settings.newsapi_key_block,
+        credential=(settings.credentials_block, "newsapi_key"),
+        env=settings.newsapi_key,
+    )
 
 
 def _plan(

@@ -24,6 +24,7 @@ from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
 from coinfill.backfill import check_cap, day_span, parse_symbols, plan_window
+from coinfill.config import database_url
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
 from coinfill.db.engine import make_engine
 from coinfill.db.onchain import asset_ids, filled_days, save_availability, source_counts
@@ -91,7 +92,7 @@ def onchain_metrics(
     now = datetime.now(UTC).replace(tzinfo=None)
     today = now.date()
     window = plan_window(days, start, end, now=now, default_days=settings.onchain_scheduled_days)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     summary = OnchainRunSummary(window.label, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from coinfill.assets import resolve_symbols
 from coinfill.backfill import Window, chunked, plan_window, symbols_per_chunk
+from coinfill.config import database_url
 from coinfill.db.bulkwrite import WriteMethod
 from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
@@ -98,7 +99,7 @@ def technical_indicators(
     validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
     now = datetime.now(UTC).replace(tzinfo=None)
     window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(database_url(settings))
     chosen = resolve_symbols(engine, symbols, max_assets)
     before = measure_coverage(
         engine, SUITE, "before", window.start, window.end, chosen, now, targets

@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from coinfill.backfill import parse_symbols
+from coinfill.config import database_url
 from coinfill.db.assets import (
     add_assets,
     add_missing_defaults,
@@ -32,7 +33,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 def _engine() -> Engine:
     settings = load_settings()
-    return make_engine(settings.database_url.get_secret_value())
+    return make_engine(database_url(settings))
 
 
 def _fail(exc: CoinfillError) -> typer.Exit:
@@ -127,7 +128,7 @@ def sync_command(
     """Check the registry's Binance pairs against Binance's exchangeInfo."""
     settings = load_settings()
     try:
-        engine = make_engine(settings.database_url.get_secret_value())
+        engine = make_engine(database_url(settings))
         assets = list_assets(engine, include_inactive=True)
         budget = WeightBudget(settings.binance_weight_per_minute)
         with BinanceClient(settings.binance_base_url, budget) as client:

@@ -13,9 +13,11 @@ import typer
 
 from coinfill.assets_cli import assets_app
 from coinfill.backfill import parse_symbols
+from coinfill.blocks_cli import blocks_app
 from coinfill.cli_common import DateOpt, out
 from coinfill.cli_common import fail as _fail
 from coinfill.cli_common import settings_or_exit as _settings
+from coinfill.config import database_url
 from coinfill.db.engine import make_engine, safe_url
 from coinfill.db.history import history
 from coinfill.db.migrate import upgrade
@@ -31,6 +33,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(run_app, name="run")
+app.add_typer(blocks_app, name="blocks")
 app.add_typer(assets_app, name="assets")
 
 
@@ -39,7 +42,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema (adopts a database of the old system as it is)."""
     settings = _settings()
     try:
-        engine = make_engine(settings.database_url.get_secret_value())
+        engine = make_engine(database_url(settings))
         changes = upgrade(engine)
     except CoinfillError as exc:
         raise _fail(exc) from None
@@ -69,7 +72,7 @@ def coverage(
     settings = _settings()
     try:
         names = suites_for(table)
-        engine = make_engine(settings.database_url.get_secret_value())
+        engine = make_engine(database_url(settings))
         if show_history:
             tables = [contract_for(name).table for name in names] if table else None
             rows = history(engine, tables, runs)
@@ -116,7 +119,7 @@ def demo() -> None:
     configured = os.environ.get("COINFILL_NEWS_FEEDS")
     os.environ["COINFILL_NEWS_FEEDS"] = json.dumps({"demo-archive": archive_feed_url()})
     try:
-        engine = make_engine(settings.database_url.get_secret_value())
+        engine = make_engine(database_url(settings))
         upgrade(engine)
         loaded = load_demo_prices(engine, settings.demo_data_dir)
         out.print(

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         default=SecretStr(DEFAULT_DATABASE_URL),
         description="SQLAlchemy URL; default is an embedded SQLite file under ./data/.",
     )
+    database_block: str = Field(
+        default="coinfill-database",
+        description="Prefect block (coinfill-database) read before COINFILL_DATABASE_URL.",
+    )
+    credentials_block: str = Field(
+        default="coinfill-credentials",
+        description="Prefect block (coinfill-api-credentials) read before the *_API_KEY env.",
+    )
     max_assets: int = Field(default=500, ge=1, description="Cap on symbols per run.")
     chunk_symbols: int = Field(
         default=25, ge=1, description="Symbols per chunk for full-history runs (the minimum)."

@@ -50,7 +50,11 @@ def make_clients(settings: Settings) -> OnchainClients:
         "blockchain-info", 1.0 / every, mode, fallback="a local sliding window"
     )
     bi = bi or local_window("blockchain-info", 1, every)  # with a margin: arrivals jitter
-    key = optional_secret(block=settings.messari_api_key_block, env=settings.messari_api_key)
+    key = optional_secret(
+        block=settings.messari_api_key_block,
+        credential=(settings.credentials_block, "messari_api_key"),
+        env=settings.messari_api_key,
+    )
     messari = None
     if key:
         limiter = make_limiter("messari", settings.messari_requests_per_minute / 60.0, mode)
