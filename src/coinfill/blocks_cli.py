@@ -59,7 +59,7 @@ def _save(document: object, name: str, overwrite: bool) -> None:
     try:
         document.save(name, overwrite=overwrite, _sync=True)  # type: ignore[attr-defined]
     except ValueError as exc:
-        if "already exists" not in str(exc):
+        if "already in use" not in str(exc):
             raise
         out.print(f"block document {name} exists (kept; --overwrite replaces it)")
         return
