@@ -33,7 +33,7 @@ def stored_dates(
     no_value: dict[str, set[date]] = defaultdict(set)
     with engine.connect() as conn:
         for name, day, has_value, missing in conn.execute(query):
-            day = _as_date(day)
+            day = as_date(day)
             if has_value:
                 filled[name].add(day)
             elif missing:
@@ -54,7 +54,7 @@ def first_dates(engine: Engine, names: Sequence[str]) -> dict[str, date]:
         .group_by(m.c.indicator_name)
     )
     with engine.connect() as conn:
-        return {name: _as_date(day) for name, day in conn.execute(query)}
+        return {name: as_date(day) for name, day in conn.execute(query)}
 
 
 def write_rows(
@@ -81,7 +81,8 @@ def write_rows(
     return counts + UpsertCounts(unchanged=skipped)
 
 
-def _as_date(value: object) -> date:
+def as_date(value: object) -> date:
+    """A DATE as any driver returns it (date, datetime, or SQLite's text)."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine, Insert, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from coinfill.db.macro import as_date
 from coinfill.db.reads import read_frame
 from coinfill.db.schema import news_articles, news_feed_state
 from coinfill.news.articles import Article
@@ -149,7 +150,7 @@ def feed_days(engine: Engine, feed: str, first: date, stop: date) -> set[date]:
     day = func.date(N.c.published_at)
     query = select(day).where(N.c.feed == feed, _window(_at(first), _at(stop))).group_by(day)
     with engine.connect() as conn:
-        return {_as_date(d) for (d,) in conn.execute(query)}
+        return {as_date(d) for (d,) in conn.execute(query)}
 
 
 def daily_counts(
@@ -170,7 +171,7 @@ def daily_counts(
         for d, collected, n_skipped, n_scored in conn.execute(query):
             eligible = int(collected) - int(n_skipped or 0)
             out.append({
-                "day": _as_date(d).isoformat(), "collected": int(collected),
+                "day": as_date(d).isoformat(), "collected": int(collected),
                 "not scorable": int(n_skipped or 0), "scored": int(n_scored or 0),
                 "percent": round(100.0 * int(n_scored or 0) / eligible, 1) if eligible else None,
             })  # fmt: skip
@@ -211,11 +212,3 @@ def _flag(condition: Any) -> Any:
 
 def _at(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time())
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
