@@ -58,7 +58,7 @@ up() {
   "$BIN/coinfill" blocks register
   say "deploying every deployment of prefect.yaml to $POOL"
   "$BIN/prefect" --no-prompt deploy --all >"$STACK_DIR/deploy.log" 2>&1 || { tail -40 "$STACK_DIR/deploy.log"; exit 1; }
-  grep -E "Deployment '.*' successfully created" "$STACK_DIR/deploy.log" | sed 's/^/  /' || true
+  grep -oE "Deployment '[^']+' successfully created" "$STACK_DIR/deploy.log" | sed 's/^/  /' || true
   if running "$STACK_DIR/worker.pid"; then
     say "worker already running (PID $(cat "$STACK_DIR/worker.pid"))"
   else
