@@ -70,6 +70,17 @@ def flow_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return engine
 
 
+@pytest.fixture
+def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """For behaviour no database changes (planning, errors, artifacts): SQLite only, to keep
+    the suite's time down; storing, dedupe, rescore and the features run on both."""
+    url = f"sqlite:///{tmp_path}/news.db"
+    monkeypatch.setenv("COINFILL_DATABASE_URL", url)
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
 def articles(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(text(
@@ -130,7 +141,7 @@ def test_second_run_changes_nothing_and_asks_conditionally(flow_db: Engine, news
 
 
 def test_a_broken_feed_fails_the_run_naming_it_and_keeps_the_rest(
-    flow_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     news.feeds["challenge"] = ((FIXTURES / "not_a_feed.html").read_bytes(), HTML_TYPE)
     names = {n: news.feed_url(n) for n in ("wire", "challenge", "gone", "desk")}
@@ -143,23 +154,23 @@ def test_a_broken_feed_fails_the_run_naming_it_and_keeps_the_rest(
     assert "2 source(s) failed" in message
     assert "feed 'challenge'" in message and "HTML page" in message
     assert "gone" in message and "404 Not Found" in message and "<html" not in message
-    assert len(articles(flow_db)) == 6  # wire and desk were written and scored
-    assert articles(flow_db)["score"].notna().sum() == 5
+    assert len(articles(sqlite_db)) == 6  # wire and desk were written and scored
+    assert articles(sqlite_db)["score"].notna().sum() == 5
 
 
-def test_dry_run_plans_and_writes_nothing(flow_db: Engine, news: FakeNews) -> None:
+def test_dry_run_plans_and_writes_nothing(sqlite_db: Engine, news: FakeNews) -> None:
     summary = news_sentiment(days=3, dry_run=True)
 
-    assert articles(flow_db).empty
+    assert articles(sqlite_db).empty
     assert news.requests == []
     assert "feeds: wire, desk" in summary.plan
     assert f"model: {LEXICON.name} {LEXICON.version}" in summary.plan
 
 
-def test_unknown_feed_is_named(flow_db: Engine, news: FakeNews) -> None:
+def test_unknown_feed_is_named(sqlite_db: Engine, news: FakeNews) -> None:
     with pytest.raises(InputError, match=r"unknown feed.*nope.*configured: wire, desk"):
         news_sentiment(days=3, feeds=["wire", "nope"])
-    assert articles(flow_db).empty
+    assert articles(sqlite_db).empty
 
 
 def test_rescore_replaces_only_other_versions(flow_db: Engine, news: FakeNews) -> None:
@@ -191,7 +202,7 @@ def test_rescore_replaces_only_other_versions(flow_db: Engine, news: FakeNews) -
 
 
 def test_newsapi_days_with_a_key_and_a_refused_key(
-    flow_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COINFILL_NEWSAPI_BASE_URL", news.url)
     monkeypatch.setenv("COINFILL_NEWSAPI_KEY", "test-newsapi-key")
@@ -200,7 +211,7 @@ def test_newsapi_days_with_a_key_and_a_refused_key(
     ]
     summary = news_sentiment(days=2, feeds=[])
 
-    stored = articles(flow_db).set_index("url")
+    stored = articles(sqlite_db).set_index("url")
     assert stored.loc["https://api.example/doge", "feed"] == "newsapi"
     assert stored.loc["https://api.example/doge", "symbols"] == "DOGE"
     assert stored.loc["https://api.example/doge", "label"] == "positive"
@@ -214,7 +225,7 @@ def test_newsapi_days_with_a_key_and_a_refused_key(
 
 
 def test_the_transformer_scores_when_a_model_path_is_set(
-    flow_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sqlite_db: Engine, news: FakeNews, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     folder = build_model(tmp_path / "finbert-tiny", FINBERT_LABELS, favoured=1)
     monkeypatch.setenv("COINFILL_SENTIMENT_MODEL_PATH", str(folder))
@@ -222,19 +233,19 @@ def test_the_transformer_scores_when_a_model_path_is_set(
 
     news_sentiment(days=3)
 
-    scored = articles(flow_db).dropna(subset=["score"])
+    scored = articles(sqlite_db).dropna(subset=["score"])
     assert len(scored) == 5
     assert set(scored["model"]) == {"finbert-tiny"}
     assert set(scored["label"]) == {"negative"}  # the tiny model's bias: FinBERT's label 1
 
 
-def test_artifacts_and_coverage_history(flow_db: Engine, news: FakeNews) -> None:
+def test_artifacts_and_coverage_history(sqlite_db: Engine, news: FakeNews) -> None:
     state = news_sentiment(days=3, return_state=True)
 
     keys = {a.key for a in run_artifacts(state.state_details.flow_run_id)}
     assert {"news-sentiment-plan", "news-sentiment-sources", "news-sentiment-days",
             "news-sentiment-summary", "news-sentiment-coverage"} <= keys  # fmt: skip
-    with flow_db.connect() as conn:
+    with sqlite_db.connect() as conn:
         phases = conn.execute(text(
             "SELECT phase, eligible, non_null FROM coverage_history "
             "WHERE flow_name = 'news-sentiment' AND column_name = 'sentiment_score' ORDER BY phase"
