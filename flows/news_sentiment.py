@@ -26,7 +26,13 @@ from coinfill.backfill import Window, plan_window
 from coinfill.config import database_url
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
 from coinfill.db.engine import make_engine
-from coinfill.db.news import daily_counts, feed_days, feed_validators, model_counts, to_score
+from coinfill.db.news import (
+    count_to_score,
+    daily_counts,
+    feed_days,
+    feed_validators,
+    model_counts,
+)
 from coinfill.news.articles import Window as Accept
 from coinfill.news.collect import (
     NEWSAPI,
@@ -168,9 +174,8 @@ def _plan(
         notes += [api_note] if api_note else []
     else:
         notes.append("NewsAPI.org not used: no key (COINFILL_NEWSAPI_KEY)")
-    pending = to_score(engine, window.start, window.end, model, rescore=True)
-    scored = int(pending["sentiment_score"].notna().sum())
-    return NewsPlan(reachable, days, len(pending) - scored, scored, model, notes)
+    unscored, rescorable = count_to_score(engine, window.start, window.end, model)
+    return NewsPlan(reachable, days, unscored, rescorable, model, notes)
 
 
 def _collect(

@@ -48,6 +48,11 @@ def _run_flow(
     out.print(summary.coverage, highlight=False)
 
 
+def _names(text: str | None) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]``; nothing → None (the flow's default)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()] or None
+
+
 @run_app.command("technical")
 def run_technical(
     days: DaysOpt = None,
@@ -97,7 +102,6 @@ def run_macro(
     """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
     from flows.macro_indicators import macro_indicators
 
-    names = [n for n in (indicators or "").split(",") if n.strip()] or None
     _run_flow(
         days,
         start,
@@ -106,7 +110,7 @@ def run_macro(
             days=days,
             start=start,
             end=end,
-            indicators=names,
+            indicators=_names(indicators),
             dry_run=dry_run,
             enforce_coverage=enforce_coverage,
         ),
@@ -222,13 +226,12 @@ def run_sentiment(
     """Collect news (RSS/Atom feeds, NewsAPI.org with a key) and score its sentiment."""
     from flows.news_sentiment import news_sentiment
 
-    chosen = [f.strip() for f in feeds.split(",") if f.strip()] if feeds else None
     _run_flow(
         days,
         start,
         end,
         lambda: news_sentiment(
-            days=days, start=start, end=end, rescore=rescore, feeds=chosen, dry_run=dry_run,
+            days=days, start=start, end=end, rescore=rescore, feeds=_names(feeds), dry_run=dry_run,
             enforce_coverage=enforce_coverage,
         ),
     )  # fmt: skip

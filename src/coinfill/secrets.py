@@ -8,13 +8,10 @@ block, the environment value is used. The value is never logged.
 
 from __future__ import annotations
 
-import logging
-
 from pydantic import SecretStr
 
+from coinfill.config import load_block
 from coinfill.errors import ConfigurationError
-
-log = logging.getLogger(__name__)
 
 
 def resolve_secret(
@@ -55,7 +52,6 @@ def optional_secret(
             return value
     if credential:
         from blocks.credentials import CoinfillApiCredentials
-        from coinfill.config import load_block
 
         document = load_block(CoinfillApiCredentials, credential[0])
         value = document.key(credential[1]) if document is not None else None
@@ -68,16 +64,7 @@ def optional_secret(
 
 def _from_block(name: str) -> str | None:
     from prefect.blocks.system import Secret
-    from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
-        return None
-    try:
-        secret = Secret.load(name, _sync=True)  # type: ignore[call-arg]
-    except ValueError:  # "Unable to find block document named ..."
-        return None
-    except Exception as exc:  # an unreachable server: say so, then use the environment
-        log.warning("could not read Prefect Secret block '%s': %s", name, type(exc).__name__)
-        return None
-    value = secret.get()  # type: ignore[union-attr]
+    secret = load_block(Secret, name)
+    value = secret.get() if secret is not None else None
     return value if isinstance(value, str) and value else None

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, Insert, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, Insert, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from coinfill.db.macro import as_date
@@ -71,19 +71,34 @@ def to_score(
 ) -> pd.DataFrame:
     """Articles in ``[start, end)`` the model should look at: never scored, or left unscored by
     another model or version; with ``rescore`` also those another model or version scored."""
-    other = or_(
+    other = _other_model(model)
+    todo = other if rescore else and_(N.c.sentiment_score.is_(None), other)
+    query = select(
+        N.c.id, N.c.title, N.c.summary, N.c.language, N.c.sentiment_score
+    ).where(_window(start, end), todo).order_by(N.c.id)  # fmt: skip
+    return read_frame(engine, query)
+
+
+def count_to_score(
+    engine: Engine, start: datetime | None, end: datetime | None, model: tuple[str, str]
+) -> tuple[int, int]:
+    """How many articles :func:`to_score` would give: (unscored, scored by another model)."""
+    query = select(
+        func.sum(_flag(N.c.sentiment_score.is_(None))),
+        func.sum(_flag(N.c.sentiment_score.is_not(None))),
+    ).where(_window(start, end), _other_model(model))
+    with engine.connect() as conn:
+        unscored, rescorable = conn.execute(query).one()
+    return int(unscored or 0), int(rescorable or 0)
+
+
+def _other_model(model: tuple[str, str]) -> Any:
+    return or_(
         N.c.sentiment_model.is_(None),
         N.c.sentiment_model != model[0],
         N.c.sentiment_model_version.is_(None),
         N.c.sentiment_model_version != model[1],
     )
-    todo = and_(N.c.sentiment_score.is_(None), other)
-    if rescore:
-        todo = or_(todo, and_(N.c.sentiment_score.is_not(None), other))
-    query = select(
-        N.c.id, N.c.title, N.c.summary, N.c.language, N.c.sentiment_score
-    ).where(_window(start, end), todo).order_by(N.c.id)  # fmt: skip
-    return read_frame(engine, query)
 
 
 def write_scores(
@@ -205,8 +220,6 @@ def _window(start: datetime | None, end: datetime | None) -> Any:
 
 
 def _flag(condition: Any) -> Any:
-    from sqlalchemy import case
-
     return case((condition, 1), else_=0)
 
 

@@ -39,9 +39,6 @@ class Article:
     published_at: datetime
     symbols: tuple[str, ...]
 
-    def text(self) -> str:
-        return scoring_text(self.title, self.summary)
-
     def row(self) -> dict[str, object]:
         return {
             "url_hash": self.url_hash,
