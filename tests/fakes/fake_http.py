@@ -11,6 +11,9 @@ Scripted responses (``fake.queue(...)``) are served first, one per request, in o
   holds the connection for ``timeout_sleep`` seconds (more than the client's timeout) and
   closes it without an answer;
 - status :data:`SLEEP` (0): wait ``float(headers["sleep"])`` seconds, then answer normally;
+- status :data:`CUT` (-2): a dropped download — the socket server answers 200 announcing the
+  whole body's ``Content-Length``, sends its first half and closes the connection; the
+  MockTransport raises ``httpx.RemoteProtocolError``;
 - any other status: answered as given (rate limits and counters are bypassed).
 
 ``GET /_fake/stats`` answers the fake's counters as JSON (never logged, never rate limited), and
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -38,6 +42,7 @@ import httpx
 Response = tuple[int, dict[str, str], bytes | str]
 TIMEOUT = -1
 SLEEP = 0
+CUT = -2
 STATS_PATH = "/_fake/stats"
 QUEUE_PATH = "/_fake/queue"
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -139,6 +144,10 @@ class FakeServer:
             status, answer_headers, body = self.handle(request.url.path, params, headers)
             if status == TIMEOUT:
                 raise httpx.ReadTimeout("fake server: scripted read timeout", request=request)
+            if status == CUT:
+                raise httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body", request=request
+                )
             content = body.encode() if isinstance(body, str) else body
             return httpx.Response(status, headers=answer_headers, content=content)
 
@@ -209,6 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stopping.wait(fake.timeout_sleep)
             self.close_connection = True
             return
+        if status == CUT:  # announce the whole body, send half of it, drop the connection
+            self._send(200, answer_headers, body, cut=True)
+            return
         self._send(status, answer_headers, body)
 
     def do_POST(self) -> None:
@@ -228,7 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
         cast(_Server, self.server).fake.queue(*responses)
         self._send(*json_response(200, {"queued": len(responses)}))
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes | str) -> None:
+    def _send(
+        self, status: int, headers: dict[str, str], body: bytes | str, *, cut: bool = False
+    ) -> None:
         data = body.encode() if isinstance(body, str) else body
         try:
             self.send_response(status)
@@ -238,9 +252,55 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(first_half(data) if cut else data)
+            if cut:
+                self.wfile.flush()
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. read timeout)
             self.close_connection = True
+
+
+# -- broken answers and unreachable hosts ------------------------------------------------------
+
+
+def first_half(body: bytes) -> bytes:
+    """A body cut off halfway, as a dropped download leaves it."""
+    return body[: len(body) // 2]
+
+
+class Cutting(httpx.BaseTransport):
+    """Hands every request to ``inner`` and cuts the 200 answers ``when(request)`` picks to
+    their first half (the next ``times`` of them; ``None``: every one). ``cut`` counts them."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        when: Callable[[httpx.Request], bool] = lambda request: True,
+        times: int | None = 1,
+    ) -> None:
+        self.inner, self.when, self.times = inner, when, times
+        self.cut = 0
+        self.urls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        response = self.inner.handle_request(request)
+        if response.status_code != 200 or not self.when(request):
+            return response
+        if self.times is not None and self.cut >= self.times:
+            return response
+        self.cut += 1
+        body = first_half(response.read())
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return httpx.Response(200, headers=headers, content=body, request=request)
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 # -- a server in another process ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from coinfill.sources.binance import (
     BinanceRegionError,
 )
 from coinfill.sources.binance_weight import WeightBudget
+from coinfill.sources.faults import Fault, ProviderOutageError
 from coinfill.sources.http import (
     SourceRequestError,
     SourceResponseError,
@@ -163,8 +164,16 @@ def test_timeout_is_retried(client: BinanceClient, fake: FakeBinance, sleep: Sle
 
 def test_timeouts_forever_say_so(client: BinanceClient, fake: FakeBinance) -> None:
     fake.queue(*[(TIMEOUT, {}, "")] * 6)
-    with pytest.raises(SourceUnavailableError, match="failed 6 times; last: ReadTimeout"):
+    # Four timeouts in a row open the breaker: the provider is down, and the next request of
+    # the run fails at once without asking.
+    with pytest.raises(ProviderOutageError, match="4 failures in a row: ReadTimeout") as caught:
         day_of_bars(client)
+    assert caught.value.fault is Fault.OUTAGE
+    assert "binance unreachable at https://data-api.binance.vision since" in str(caught.value)
+    asked = len(fake.requests)
+    with pytest.raises(ProviderOutageError):
+        day_of_bars(client)
+    assert len(fake.requests) == asked == 4
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -220,15 +229,19 @@ def test_other_400_stays_a_request_error(client: BinanceClient, fake: FakeBinanc
 
 
 def test_non_json_body_is_a_response_error(client: BinanceClient, fake: FakeBinance) -> None:
-    fake.queue((200, {"Content-Type": "text/html"}, "<html>maintenance</html>"))
+    broken = (200, {"Content-Type": "text/html"}, "<html>maintenance</html>")
+    fake.queue(broken)
+    assert day_of_bars(client) == 24  # asked again: a broken 200 is transient
+    assert len(fake.requests) == 2
+    fake.queue(*[broken] * 6)
     with pytest.raises(SourceResponseError, match="not JSON: b'<html>maintenance") as caught:
         day_of_bars(client)
     assert "/api/v3/klines?symbol=BTCUSDT" in str(caught.value)
-    assert len(fake.requests) == 1
+    assert "asked 6 times" in str(caught.value)
 
 
 def test_json_object_body_is_a_response_error(client: BinanceClient, fake: FakeBinance) -> None:
-    fake.queue((200, {}, json.dumps({"code": 0, "msg": "ok"})))
+    fake.queue(*[(200, {}, json.dumps({"code": 0, "msg": "ok"}))] * 6)
     with pytest.raises(SourceResponseError, match="not a list of bars"):
         day_of_bars(client)
 
@@ -236,6 +249,6 @@ def test_json_object_body_is_a_response_error(client: BinanceClient, fake: FakeB
 def test_exchange_info_without_symbols_is_a_response_error(
     client: BinanceClient, fake: FakeBinance
 ) -> None:
-    fake.queue((200, {}, json.dumps({"timezone": "UTC"})))
+    fake.queue(*[(200, {}, json.dumps({"timezone": "UTC"}))] * 6)
     with pytest.raises(SourceResponseError, match="exchangeInfo answered an unexpected body"):
         client.exchange_info()

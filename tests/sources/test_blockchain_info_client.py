@@ -18,10 +18,12 @@ from coinfill.sources.blockchain_info import (
     BlockchainInfoClient,
     BlockchainInfoError,
 )
+from coinfill.sources.faults import Fault, ProviderOutageError
 from coinfill.sources.http import RetryPolicy, SourceResponseError, SourceUnavailableError
 from coinfill.sources.ratelimit import TokenBucket, local_window
 from tests.fakes.blockchain_server import TIMEOUT, FakeBlockchainInfo, midnight
 from tests.fakes.clock import Clock, Sleeper
+from tests.fakes.fake_http import Cutting, closed_port_url
 
 NOW = datetime(2025, 1, 1, 12, 34, 56, tzinfo=UTC).timestamp()
 BASE = "https://api.blockchain.info"
@@ -43,9 +45,14 @@ def fake(clock: Clock) -> FakeBlockchainInfo:
     return FakeBlockchainInfo(clock=clock)
 
 
-def make_client(transport: httpx.BaseTransport, sleep: Sleeper) -> BlockchainInfoClient:
+ATTEMPTS = RetryPolicy().attempts
+
+
+def make_client(
+    transport: httpx.BaseTransport | None, sleep: Sleeper, base: str = BASE
+) -> BlockchainInfoClient:
     limiter = TokenBucket(1e6, burst=1e6)  # the default shared bucket would really wait
-    return BlockchainInfoClient(BASE, limiter, transport=transport, sleep=sleep)
+    return BlockchainInfoClient(base, limiter, transport=transport, sleep=sleep)
 
 
 @pytest.fixture
@@ -144,9 +151,14 @@ def test_unknown_chart_names_the_chart(
 ) -> None:
     with pytest.raises(
         BlockchainInfoError, match=r"chart 'n-nonsense' does not exist \(HTTP 404\)"
-    ):
+    ) as caught:
         list(client.chart("n-nonsense", date(2024, 1, 1), date(2024, 2, 1)))
     assert len(fake.requests) == 1 and sleep.calls == []
+    assert caught.value.fault is Fault.REFUSED
+    assert (caught.value.provider, caught.value.status) == ("blockchain.info", 404)
+    # That chart only: the next one is asked and served.
+    (chart,) = client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 1, 11))
+    assert len(chart.values) == 10 and len(fake.requests) == 2
 
 
 def test_scripted_429_waits_the_asked_seconds(
@@ -204,15 +216,71 @@ def test_5xx_forever_is_unavailable_naming_the_url(
     ],
     ids=["not-json", "status-error", "values-not-list", "no-values", "not-object"],
 )
-def test_body_that_is_not_a_chart_is_a_response_error(
-    client: BlockchainInfoClient, fake: FakeBlockchainInfo, text: str
+def test_body_that_is_not_a_chart_is_asked_again_then_a_response_error(
+    client: BlockchainInfoClient, fake: FakeBlockchainInfo, sleep: Sleeper, text: str
 ) -> None:
     fake.queue((200, {}, text))
+    (chart,) = client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 1, 5))
+    assert len(chart.values) == 4  # asked again: a broken 200 is transient
+    assert len(fake.requests) == 2 and len(sleep.calls) == 1
+    fake.queue(*[(200, {}, text)] * ATTEMPTS)
     with pytest.raises(
         SourceResponseError,
         match=r"blockchain.info: GET https://api.blockchain.info/charts/n-unique-addresses\?",
-    ):
+    ) as caught:
         list(client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 1, 5)))
+    assert caught.value.fault is Fault.TRANSIENT and caught.value.provider == "blockchain.info"
+    assert f"asked {ATTEMPTS} times" in str(caught.value)
+
+
+def test_a_cut_off_chart_is_asked_again_and_arrives_whole(
+    fake: FakeBlockchainInfo, sleep: Sleeper
+) -> None:
+    cutting = Cutting(fake.transport(), times=1)
+    with make_client(cutting, sleep) as client:
+        (chart,) = client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 3, 1))
+    assert cutting.cut == 1 and client.requests == 2
+    pd.testing.assert_frame_equal(
+        chart.values, expected(fake, ADDRESSES, days(date(2024, 1, 1), 60))
+    )
+
+
+def test_a_chart_cut_off_every_time_is_a_transient_response_error(
+    fake: FakeBlockchainInfo, sleep: Sleeper
+) -> None:
+    cutting = Cutting(fake.transport(), times=None)
+    with make_client(cutting, sleep) as client, pytest.raises(SourceResponseError) as caught:
+        list(client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 3, 1)))
+    assert caught.value.fault is Fault.TRANSIENT
+    assert "answered an unexpected body" in str(caught.value)
+    assert cutting.cut == client.requests == ATTEMPTS
+
+
+def test_a_later_year_failing_leaves_the_earlier_years_with_the_caller(
+    fake: FakeBlockchainInfo, sleep: Sleeper
+) -> None:
+    start = date(2022, 6, 15)
+    later = Cutting(
+        fake.transport(), when=lambda r: r.url.params["start"] != start.isoformat(), times=None
+    )
+    received = []
+    with make_client(later, sleep) as client, pytest.raises(SourceResponseError):
+        for chart in client.chart(TRANSACTIONS, start, start + timedelta(days=500)):
+            received.append(chart.values)
+    assert len(received) == 1 and client.requests == 1 + ATTEMPTS
+    pd.testing.assert_frame_equal(received[0], expected(fake, TRANSACTIONS, days(start, 365)))
+
+
+def test_an_unreachable_host_opens_the_breaker(sleep: Sleeper) -> None:
+    with make_client(None, sleep, base=closed_port_url()) as client:
+        with pytest.raises(ProviderOutageError) as caught:
+            list(client.chart(ADDRESSES, date(2024, 1, 1), date(2024, 1, 5)))
+        assert caught.value.fault is Fault.OUTAGE and caught.value.provider == "blockchain.info"
+        assert "4 failures in a row: ConnectError" in str(caught.value)
+        assert client.requests == 4
+        with pytest.raises(ProviderOutageError):  # the next chart fails at once, without a request
+            list(client.chart(TRANSACTIONS, date(2024, 1, 1), date(2024, 1, 5)))
+        assert client.requests == 4 and len(sleep.calls) == 3
 
 
 def test_malformed_points_after_the_good_ones_are_counted(

@@ -18,10 +18,12 @@ from coinfill.sources.coingecko import (
     CoinGeckoError,
     parse_chart,
 )
-from coinfill.sources.http import SourceResponseError
+from coinfill.sources.faults import Fault, ProviderOutageError
+from coinfill.sources.http import RetryPolicy, SourceResponseError
 from coinfill.sources.ratelimit import TokenBucket
 from tests.fakes.clock import Clock, Sleeper
 from tests.fakes.coingecko_server import CoinSpec, FakeCoinGecko
+from tests.fakes.fake_http import Cutting, closed_port_url
 
 SECOND, HOUR = 1000, 3_600_000
 DAY = 24 * HOUR
@@ -54,11 +56,17 @@ def fake(clock: Clock) -> FakeCoinGecko:
     return FakeCoinGecko([BITCOIN, FRESH], clock=clock, requests_per_minute=1000)
 
 
+ATTEMPTS = RetryPolicy().attempts
+
+
 def make_client(
-    transport: httpx.BaseTransport, sleep: Sleeper, api_key: str | None = None
+    transport: httpx.BaseTransport | None,
+    sleep: Sleeper,
+    api_key: str | None = None,
+    base: str = BASE,
 ) -> CoinGeckoClient:
     limiter = TokenBucket(1e6, burst=1e6)  # the default shared bucket would really wait
-    return CoinGeckoClient(BASE, limiter, api_key=api_key, transport=transport, sleep=sleep)
+    return CoinGeckoClient(base, limiter, api_key=api_key, transport=transport, sleep=sleep)
 
 
 @pytest.fixture
@@ -145,7 +153,12 @@ def test_older_than_365_days_explains_the_free_tier(
     message = str(caught.value)
     assert "365 days" in message and "bitcoin" in message and "paid plan" in message
     assert not isinstance(caught.value, ConfigurationError)
+    assert caught.value.fault is Fault.UNAVAILABLE and caught.value.status == 401
+    assert caught.value.provider == "coingecko"
     assert len(fake.requests) == 1 and sleep.calls == []
+    # A history the tier does not serve is not a refused key: the provider goes on.
+    chart = client.range("bitcoin", NOW_MS - 3 * DAY, NOW_MS - 2 * DAY)
+    assert len(chart.points) == 24 and len(fake.requests) == 2
 
 
 def test_unknown_coin_names_the_id_and_the_fix(
@@ -156,7 +169,12 @@ def test_unknown_coin_names_the_id_and_the_fix(
     message = str(caught.value)
     assert "'no-such-coin'" in message and "coinfill assets add" in message
     assert "--coingecko" in message
+    assert caught.value.fault is Fault.REFUSED
+    assert (caught.value.provider, caught.value.status) == ("coingecko", 404)
     assert len(fake.requests) == 1 and sleep.calls == []
+    # That coin only: the next one is asked and served.
+    chart = client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
+    assert len(chart.points) == 24 and len(fake.requests) == 2
 
 
 def test_rate_limit_429_is_retried_after_retry_after(clock: Clock, sleep: Sleeper) -> None:
@@ -243,9 +261,72 @@ def test_empty_chart_is_an_empty_frame(client: CoinGeckoClient, fake: FakeCoinGe
 @pytest.mark.parametrize(
     "body", ["<html>Cloudflare</html>", json.dumps({"error": "x"}), json.dumps({"prices": "x"})]
 )
-def test_body_that_is_not_a_chart_is_a_response_error(
-    client: CoinGeckoClient, fake: FakeCoinGecko, body: str
+def test_body_that_is_not_a_chart_is_asked_again_then_a_response_error(
+    client: CoinGeckoClient, fake: FakeCoinGecko, sleep: Sleeper, body: str
 ) -> None:
+    start, end = ms("2024-12-01"), ms("2024-12-02")
     fake.queue((200, {}, body))
-    with pytest.raises(SourceResponseError, match=r"coingecko: GET .*/market_chart/range"):
-        client.range("bitcoin", ms("2024-12-01"), ms("2024-12-02"))
+    assert len(client.range("bitcoin", start, end).points) == 24  # asked again: transient
+    assert len(fake.requests) == 2 and len(sleep.calls) == 1
+    fake.queue(*[(200, {}, body)] * ATTEMPTS)
+    with pytest.raises(
+        SourceResponseError, match=r"coingecko: GET .*/market_chart/range"
+    ) as caught:
+        client.range("bitcoin", start, end)
+    assert caught.value.fault is Fault.TRANSIENT and caught.value.provider == "coingecko"
+    assert f"asked {ATTEMPTS} times" in str(caught.value)
+    assert len(fake.requests) == 2 + ATTEMPTS
+
+
+# -- faults: cut-off pages, later spans, an unreachable host -------------------------------------
+
+
+def test_a_cut_off_chart_is_asked_again_and_arrives_whole(
+    fake: FakeCoinGecko, sleep: Sleeper
+) -> None:
+    start, end = NOW_MS - 250 * DAY, NOW_MS - 200 * DAY
+    with make_client(fake.transport(), sleep) as clean:
+        whole = clean.range("bitcoin", start, end).points
+    cutting = Cutting(fake.transport(), times=1)
+    with make_client(cutting, sleep) as client:
+        chart = client.range("bitcoin", start, end)
+    assert cutting.cut == 1 and client.requests == 2 and len(whole) == 50 * 24
+    pd.testing.assert_frame_equal(chart.points, whole)
+
+
+def test_a_chart_cut_off_every_time_is_a_transient_response_error(
+    fake: FakeCoinGecko, sleep: Sleeper
+) -> None:
+    cutting = Cutting(fake.transport(), times=None)
+    with make_client(cutting, sleep) as client, pytest.raises(SourceResponseError) as caught:
+        client.range("bitcoin", NOW_MS - 20 * DAY, NOW_MS - 10 * DAY)
+    assert caught.value.fault is Fault.TRANSIENT and caught.value.provider == "coingecko"
+    assert "answered an unexpected body" in str(caught.value)
+    assert cutting.cut == client.requests == ATTEMPTS
+
+
+def test_a_later_span_failing_leaves_the_earlier_spans_with_the_caller(
+    fake: FakeCoinGecko, sleep: Sleeper
+) -> None:
+    start = NOW_MS - 250 * DAY
+    cutting = Cutting(
+        fake.transport(), when=lambda r: int(r.url.params["from"]) > start // 1000, times=None
+    )
+    received: list[pd.DataFrame] = []
+    with make_client(cutting, sleep) as client, pytest.raises(SourceResponseError):
+        for chart in client.chart("bitcoin", start, start + 200 * DAY, daily=False):
+            received.append(chart.points)
+    assert len(received) == 1 and len(received[0]) == 89 * 24
+    assert client.requests == 1 + ATTEMPTS
+
+
+def test_an_unreachable_host_opens_the_breaker(sleep: Sleeper) -> None:
+    with make_client(None, sleep, base=closed_port_url()) as client:
+        with pytest.raises(ProviderOutageError) as caught:
+            client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
+        assert caught.value.fault is Fault.OUTAGE and caught.value.provider == "coingecko"
+        assert "4 failures in a row: ConnectError" in str(caught.value)
+        assert client.requests == 4 and len(sleep.calls) == 3
+        with pytest.raises(ProviderOutageError):  # the next coin fails at once, without a request
+            client.range("ethereum", NOW_MS - 2 * DAY, NOW_MS - DAY)
+        assert client.requests == 4 and len(sleep.calls) == 3

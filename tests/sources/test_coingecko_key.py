@@ -1,5 +1,6 @@
 """CoinGeckoClient and the demo API key: sent as the ``x-cg-demo-api-key`` header, never in
-the URL, an error message or a log line; a refused key is a ConfigurationError."""
+the URL, an error message or a log line; a refused key is :class:`CredentialsRefusedError` (a
+ConfigurationError) and stops the provider: no further request is made."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import httpx
 import pytest
 
 from coinfill.errors import ConfigurationError
-from coinfill.sources.coingecko import DEMO_KEY_HEADER, CoinGeckoClient
+from coinfill.sources.coingecko import DEMO_KEY_HEADER, KEY_SETTING, CoinGeckoClient
+from coinfill.sources.faults import CredentialsRefusedError, Fault
 from coinfill.sources.ratelimit import TokenBucket, local_bucket
 from tests.fakes.clock import Clock, Sleeper
 from tests.fakes.coingecko_server import CoinSpec, FakeCoinGecko
@@ -73,23 +75,35 @@ def test_demo_key_is_sent_as_the_header_only(keyed: FakeCoinGecko, sleep: Sleepe
     assert GOOD_KEY not in str(request.url)
 
 
-def test_wrong_key_is_a_configuration_error_without_the_key(
+def test_wrong_key_is_refused_credentials_without_the_key(
     keyed: FakeCoinGecko, sleep: Sleeper, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = make_client(keyed.transport(), sleep, WRONG_KEY)
-    with client, pytest.raises(ConfigurationError) as caught:
-        client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
+    with client:
+        with pytest.raises(CredentialsRefusedError) as caught:
+            client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
+        # The provider is stopped: the next request fails at once, without asking.
+        with pytest.raises(CredentialsRefusedError) as again:
+            client.range("bitcoin", NOW_MS - 3 * DAY, NOW_MS - 2 * DAY)
+    assert isinstance(caught.value, ConfigurationError) and again.value is caught.value
+    assert caught.value.fault is Fault.CREDENTIALS and caught.value.setting == KEY_SETTING
+    assert (caught.value.provider, caught.value.status) == ("coingecko", 401)
     message = str(caught.value)
     assert "COINFILL_COINGECKO_API_KEY" in message and "HTTP 401" in message
+    assert "Secret block" in message
     assert WRONG_KEY not in message and WRONG_KEY not in caplog.text
     assert len(keyed.requests) == 1 and sleep.calls == []
 
 
 def test_missing_key_says_there_is_none(keyed: FakeCoinGecko, sleep: Sleeper) -> None:
     client = make_client(keyed.transport(), sleep)
-    with client, pytest.raises(ConfigurationError, match=r"with no API key \(HTTP 401\)"):
+    with (
+        client,
+        pytest.raises(CredentialsRefusedError, match=r"with no API key \(HTTP 401\)") as caught,
+    ):
         client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
+    assert caught.value.setting == KEY_SETTING and KEY_SETTING in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -99,9 +113,10 @@ def test_a_refusal_echoing_the_key_masks_it(
     echo = {"status": {"error_code": 10010, "error_message": f"invalid key {WRONG_KEY}"}}
     fake.queue((status, {}, json.dumps(echo)))
     client = make_client(fake.transport(), sleep, WRONG_KEY)
-    with client, pytest.raises(ConfigurationError) as caught:
+    with client, pytest.raises(CredentialsRefusedError) as caught:
         client.range("bitcoin", NOW_MS - 2 * DAY, NOW_MS - DAY)
     message = str(caught.value)
+    assert caught.value.status == status
     assert WRONG_KEY not in message and "invalid key ***" in message
     assert f"HTTP {status}" in message
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 
 import httpx
@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from coinfill.sources import coinmetrics
-from coinfill.sources.coinmetrics import CoinMetricsClient, Span
+from coinfill.sources.coinmetrics import CoinMetricsClient, CoinMetricsError, Span
+from coinfill.sources.faults import Fault, ProviderOutageError
 from coinfill.sources.http import RetryPolicy, SourceResponseError, SourceUnavailableError
 from coinfill.sources.ratelimit import SlidingWindow, TokenBucket
 from tests.fakes.clock import Clock, Sleeper
@@ -27,6 +28,7 @@ from tests.fakes.coinmetrics_server import (
     AssetSpec,
     FakeCoinMetrics,
 )
+from tests.fakes.fake_http import Cutting, closed_port_url
 
 BASE = "https://community-api.coinmetrics.io"
 NOW = 1_735_000_000.0
@@ -79,12 +81,16 @@ def fake(clock: Clock) -> FakeCoinMetrics:
 
 
 def make_client(
-    transport: httpx.BaseTransport, sleep: Sleeper, page_size: int = 10_000, attempts: int = 4
+    transport: httpx.BaseTransport | None,
+    sleep: Sleeper,
+    page_size: int = 10_000,
+    attempts: int = 4,
+    base: str = BASE,
 ) -> CoinMetricsClient:
     limiter = TokenBucket(1e6, burst=1e6)  # the default shared bucket would really wait
     retry = RetryPolicy(attempts=attempts, base_delay=0.5)
     return CoinMetricsClient(
-        BASE, limiter, retry=retry, transport=transport, sleep=sleep, page_size=page_size
+        base, limiter, retry=retry, transport=transport, sleep=sleep, page_size=page_size
     )
 
 
@@ -94,7 +100,7 @@ def client(fake: FakeCoinMetrics, sleep: Sleeper) -> Iterator[CoinMetricsClient]
         yield coinmetrics
 
 
-Served = dict[str, Sequence[str]]
+Served = Mapping[str, Sequence[str]]
 
 
 def expected(
@@ -240,24 +246,35 @@ def test_5xx_forever_names_the_url(fake: FakeCoinMetrics, sleep: Sleeper) -> Non
         next_url = f"{BASE}{METRICS_PATH}?assets=btc&next_page_token=b3BhcXVl"
         page = json.dumps({"data": [row(JAN, TxCnt="1")], "next_page_url": next_url})
         fake.queue((200, {}, page), *[(502, {}, "bad gateway")] * 3)  # page 2 fails
-        with pytest.raises(SourceUnavailableError) as caught:
-            client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
-    assert str(caught.value).startswith(f"coinmetrics: GET {next_url} failed 3 times")
+        rows = client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+    # What page 1 brought is kept; the failure of page 2 is recorded, not raised.
+    assert isinstance(rows.error, SourceUnavailableError) and rows.pages == 1
+    assert str(rows.error).startswith(f"coinmetrics: GET {next_url} failed 3 times")
+    assert rows.error.fault is Fault.TRANSIENT and rows.error.provider == "coinmetrics"
+    assert rows.frame["day"].tolist() == [JAN] and rows.frame["TxCnt"].tolist() == [1.0]
 
 
 # -- bodies ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("body", BAD_BODIES)
-def test_body_that_is_not_rows_is_a_response_error(
-    client: CoinMetricsClient, fake: FakeCoinMetrics, body: str
+def test_body_that_is_not_rows_is_asked_again_then_a_response_error(
+    client: CoinMetricsClient, fake: FakeCoinMetrics, sleep: Sleeper, body: str
 ) -> None:
     fake.queue((200, {}, body))
-    with pytest.raises(SourceResponseError, match=METRICS_GET):
+    rows = client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+    assert len(rows.frame) == 2 and rows.error is None  # asked again: a broken 200 is transient
+    assert client.requests == 2 and len(sleep.calls) == 1
+    fake.queue(*[(200, {}, body)] * 4)
+    with pytest.raises(SourceResponseError, match=METRICS_GET) as caught:
         client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+    assert caught.value.fault is Fault.TRANSIENT and "asked 4 times" in str(caught.value)
     fake.queue((200, {}, body))
+    assert client.catalog(["btc"]).has("btc", "TxCnt")
+    fake.queue(*[(200, {}, body)] * 4)
     with pytest.raises(SourceResponseError, match=CATALOG_GET):
         client.catalog(["btc"])
+    assert client.requests == 2 + 4 + 2 + 4
 
 
 def test_malformed_values_are_nan_and_counted(
@@ -279,9 +296,10 @@ def test_malformed_values_are_nan_and_counted(
 def test_rows_without_asset_or_time_name_the_url(
     client: CoinMetricsClient, fake: FakeCoinMetrics
 ) -> None:
-    fake.queue((200, {}, json.dumps({"data": [{"AdrActCnt": "1"}]})))
-    with pytest.raises(SourceResponseError, match=METRICS_GET):
+    fake.queue(*[(200, {}, json.dumps({"data": [{"AdrActCnt": "1"}]}))] * 4)
+    with pytest.raises(SourceResponseError, match=METRICS_GET + ".*rows without asset/time"):
         client.asset_metrics(["btc"], COUNTS, JAN, JAN + timedelta(days=1))
+    assert client.requests == 4  # a page of such rows is asked again, like a cut-off one
 
 
 def test_empty_data_is_an_empty_frame_with_the_metric_columns(
@@ -294,6 +312,97 @@ def test_empty_data_is_an_empty_frame_with_the_metric_columns(
     rows = client.asset_metrics(["btc"], COUNTS, JAN, JAN + timedelta(days=3))
     assert rows.frame.empty and list(rows.frame.columns) == ["asset", "day", *COUNTS]
     assert rows.malformed == 0 and rows.pages == 1
+
+
+# -- faults: cut-off pages, refusals, an unreachable host -----------------------------------------
+
+
+def second_page(fake: FakeCoinMetrics) -> Callable[[httpx.Request], bool]:
+    """Picks the request of page 2 (the first ``next_page_url`` the fake handed out)."""
+    return lambda request: bool(fake.next_urls) and str(request.url) == fake.next_urls[0]
+
+
+def test_a_cut_off_page_is_asked_again_and_every_row_arrives(
+    fake: FakeCoinMetrics, sleep: Sleeper
+) -> None:
+    end = JAN + timedelta(days=10)
+    cutting = Cutting(fake.transport(), when=second_page(fake), times=1)
+    with make_client(cutting, sleep, page_size=7) as client:
+        rows = client.asset_metrics(["eth", "doge", "btc"], COUNTS, JAN, end)
+    assert cutting.cut == 1 and client.requests == 6 and rows.pages == 5
+    assert cutting.urls[1] == cutting.urls[2] == fake.next_urls[0]  # page 2 asked again
+    served = dict.fromkeys(["btc", "doge", "eth"], COUNTS)
+    pd.testing.assert_frame_equal(rows.frame, expected(fake, served, COUNTS, JAN, end))
+    assert rows.error is None
+
+
+def test_page_2_of_3_cut_off_every_time_keeps_the_rows_of_page_1(
+    fake: FakeCoinMetrics, sleep: Sleeper
+) -> None:
+    end = JAN + timedelta(days=7)  # btc: 6 rows (a gap), doge: 7 rows; 13 rows, 3 pages of 5
+    cutting = Cutting(fake.transport(), when=second_page(fake), times=None)
+    with make_client(cutting, sleep, page_size=5) as client:
+        rows = client.asset_metrics(["btc", "doge"], COUNTS, JAN, end)
+    assert rows.pages == 1 and client.requests == 1 + 4 and cutting.cut == 4
+    assert isinstance(rows.error, SourceResponseError) and rows.error.fault is Fault.TRANSIENT
+    assert rows.error.provider == "coinmetrics" and "asked 4 times" in str(rows.error)
+    assert fake.next_urls[0] in str(rows.error)
+    # Page 1 holds the last 5 rows (the API pages from the end): exactly those are returned.
+    whole = expected(fake, dict.fromkeys(["btc", "doge"], COUNTS), COUNTS, JAN, end)
+    assert len(whole) == 13
+    pd.testing.assert_frame_equal(rows.frame, whole.tail(5).reset_index(drop=True))
+
+
+def test_page_1_cut_off_every_time_raises(fake: FakeCoinMetrics, sleep: Sleeper) -> None:
+    cutting = Cutting(fake.transport(), times=None)
+    client = make_client(cutting, sleep, page_size=5)
+    with client, pytest.raises(SourceResponseError, match=METRICS_GET) as caught:
+        client.asset_metrics(["btc", "doge"], COUNTS, JAN, JAN + timedelta(days=7))
+    assert caught.value.fault is Fault.TRANSIENT and client.requests == 4
+
+
+def test_a_refused_request_is_that_requests_alone(
+    client: CoinMetricsClient, fake: FakeCoinMetrics
+) -> None:
+    refusal = {
+        "error": {
+            "type": "bad_parameter",
+            "message": "Bad parameter 'metrics'. Value 'NoSuchMetric' is not supported.",
+        }
+    }
+    fake.queue((400, {}, json.dumps(refusal)))
+    with pytest.raises(CoinMetricsError) as caught:
+        client.asset_metrics(["btc"], ["NoSuchMetric"], JAN, JAN + timedelta(days=2))
+    assert caught.value.fault is Fault.REFUSED
+    assert (caught.value.provider, caught.value.status) == ("coinmetrics", 400)
+    assert "Value 'NoSuchMetric' is not supported" in str(caught.value)
+    rows = client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+    assert len(rows.frame) == 2 and client.requests == 2
+
+
+def test_a_403_forbidden_that_names_nothing_is_unavailable(
+    client: CoinMetricsClient, fake: FakeCoinMetrics
+) -> None:
+    forbidden = {"error": {"type": "forbidden", "message": "Requested data is not available."}}
+    fake.queue((403, {}, json.dumps(forbidden)))
+    with pytest.raises(CoinMetricsError) as caught:
+        client.asset_metrics(["btc", "doge"], COUNTS, JAN, JAN + timedelta(days=2))
+    assert caught.value.fault is Fault.UNAVAILABLE and caught.value.status == 403
+    # Not a refused key: the provider goes on.
+    rows = client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+    assert len(rows.frame) == 2 and client.requests == 2
+
+
+def test_an_unreachable_host_opens_the_breaker(sleep: Sleeper) -> None:
+    with make_client(None, sleep, base=closed_port_url()) as client:
+        with pytest.raises(ProviderOutageError) as caught:
+            client.asset_metrics(["btc"], ["TxCnt"], JAN, JAN + timedelta(days=2))
+        assert caught.value.fault is Fault.OUTAGE and caught.value.provider == "coinmetrics"
+        assert "4 failures in a row: ConnectError" in str(caught.value)
+        assert client.requests == 4 and len(sleep.calls) == 3
+        with pytest.raises(ProviderOutageError):  # the next request fails at once, without asking
+            client.catalog(["eth"])
+        assert client.requests == 4 and len(sleep.calls) == 3
 
 
 # -- over a socket ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from coinfill.sources.faults import CredentialsRefusedError, Fault
 from coinfill.sources.fred import FredClient, FredError, Observation
 from coinfill.sources.http import RetryPolicy, SourceResponseError, SourceUnavailableError
 from coinfill.sources.ratelimit import TokenBucket
@@ -207,21 +208,38 @@ def test_unknown_series_is_reported_not_retried(fake: FakeFred, sleep: Recording
 def test_bad_key_is_reported_without_the_key(sleep: RecordingSleep) -> None:
     with FakeFred(SERIES, api_key="my-secret-key-123", today=TODAY) as fake:
         client = client_for(fake, sleep, key="wrong-key-456")
-        with client, pytest.raises(FredError) as caught:
+        with client, pytest.raises(CredentialsRefusedError) as caught:
             client.observations("DGS10", *JAN)
         assert len(fake.requests) == 1
         assert fake.requests[0][1]["api_key"] == "wrong-key-456"
+        # The provider is stopped: the next series is not even asked.
+        with client, pytest.raises(CredentialsRefusedError):
+            client.observations("VIXCLS", *JAN)
+        assert len(fake.requests) == 1
     message = str(caught.value)
-    assert "DGS10" in message
+    assert caught.value.fault is Fault.CREDENTIALS and caught.value.status == 400
+    assert caught.value.setting == "COINFILL_FRED_API_KEY"
+    assert "COINFILL_FRED_API_KEY" in message
     assert "api_key" in message and "not registered" in message
     assert "wrong-key-456" not in message
     assert "my-secret-key-123" not in message
-    assert json.loads(caught.value.body)["error_message"] == BAD_KEY_MESSAGE
+    assert BAD_KEY_MESSAGE.split("  ")[1] in message
+
+
+def test_unknown_series_is_refused_for_that_series_only(
+    fake: FakeFred, sleep: RecordingSleep
+) -> None:
+    with client_for(fake, sleep) as client:
+        with pytest.raises(FredError) as caught:
+            client.observations("NOSUCHSERIES", *JAN)
+        assert caught.value.fault is Fault.REFUSED
+        assert "NOSUCHSERIES" in str(caught.value) and "COINFILL_MACRO_SERIES" in str(caught.value)
+        assert client.observations("DGS10", *JAN)  # the provider goes on
 
 
 def test_error_body_echoing_the_key_is_redacted(fake: FakeFred, sleep: RecordingSleep) -> None:
     fake.queue((400, {}, json.dumps({"error_code": 400, "error_message": "bad api_key=test-key"})))
-    with client_for(fake, sleep) as client, pytest.raises(FredError) as caught:
+    with client_for(fake, sleep) as client, pytest.raises(CredentialsRefusedError) as caught:
         client.observations("DGS10", *JAN)
     assert "test-key" not in str(caught.value)
     assert "api_key=***" in str(caught.value)
@@ -332,14 +350,23 @@ MISSING_DATE = {"realtime_start": "2026-11-21", "realtime_end": "2026-11-21", "v
 def test_malformed_body_names_the_series(
     fake: FakeFred, sleep: RecordingSleep, body: str, expected: str
 ) -> None:
-    fake.queue((200, {"Content-Type": "application/json; charset=UTF-8"}, body))
+    broken = (200, {"Content-Type": "application/json; charset=UTF-8"}, body)
+    # Once: a malformed 200 is transient, asked again, and the series arrives whole.
+    fake.queue(broken)
+    with client_for(fake, sleep) as client:
+        found = client.observations("DGS10", *JAN)
+    assert len(fake.requests) == 2
+    assert_full_january(fake, found)
+    # Every time: the retries run out and the error names the series and what was wrong.
+    fake.queue(*[broken] * FAST.attempts)
     with client_for(fake, sleep) as client, pytest.raises(SourceResponseError) as caught:
         client.observations("DGS10", *JAN)
     message = str(caught.value)
+    assert caught.value.fault is Fault.TRANSIENT
     assert "DGS10" in message
     assert expected in message
+    assert f"asked {FAST.attempts} times" in message
     assert "test-key" not in message
-    assert len(fake.requests) == 1  # a malformed 200 is not retried
 
 
 # -- the request rate --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from coinfill.errors import ConfigurationError
+from coinfill.sources.faults import CredentialsRefusedError, Fault, ProviderOutageError
 from coinfill.sources.http import (
     RetryPolicy,
     SourceRequestError,
@@ -29,6 +30,7 @@ from coinfill.sources.messari import (
 )
 from coinfill.sources.ratelimit import TokenBucket, local_bucket
 from tests.fakes.clock import Clock, Sleeper
+from tests.fakes.fake_http import Cutting, closed_port_url
 from tests.fakes.messari_server import MAX_POINTS, TIMEOUT, FakeMessari, day_ms
 
 NOW = datetime(2025, 1, 2, 8, tzinfo=UTC).timestamp()
@@ -37,6 +39,7 @@ GOOD_KEY, WRONG_KEY = "mK3y-g00d-5ecret-1234", "mK3y-wr0ng-5ecret-9876"
 ASSETS = {"bitcoin": (date(2010, 7, 18), date(2024, 12, 31))}
 ACTIVE = "act.addr.cnt"
 PATH = "/api/v1/assets/bitcoin/metrics/act.addr.cnt/time-series"
+ATTEMPTS = RetryPolicy().attempts
 
 
 @pytest.fixture
@@ -67,10 +70,13 @@ class Recording(httpx.BaseTransport):
 
 
 def make_client(
-    transport: httpx.BaseTransport, sleep: Sleeper, api_key: str | None = GOOD_KEY
+    transport: httpx.BaseTransport | None,
+    sleep: Sleeper,
+    api_key: str | None = GOOD_KEY,
+    base: str = BASE,
 ) -> MessariClient:
     limiter = TokenBucket(1e6, burst=1e6)  # the default shared bucket would really wait
-    return MessariClient(api_key, BASE, limiter, transport=transport, sleep=sleep)
+    return MessariClient(api_key, base, limiter, transport=transport, sleep=sleep)
 
 
 @pytest.fixture
@@ -137,13 +143,15 @@ def test_the_key_is_in_no_error_and_no_log_line(
     assert all(GOOD_KEY not in text for text in [*messages, caplog.text])
 
 
-def test_no_key_is_a_configuration_error_naming_the_setting(
+def test_no_key_is_refused_credentials_naming_the_setting(
     fake: FakeMessari, sleep: Sleeper
 ) -> None:
     transport = Recording(fake.transport())
     client = make_client(transport, sleep, api_key=None)
-    with client, pytest.raises(ConfigurationError) as caught:
+    with client, pytest.raises(CredentialsRefusedError) as caught:
         list(client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 2, 1)))
+    assert isinstance(caught.value, ConfigurationError) and caught.value.setting == KEY_SETTING
+    assert (caught.value.provider, caught.value.status) == ("messari", 401)
     message = str(caught.value)
     assert KEY_SETTING == "COINFILL_MESSARI_API_KEY" and KEY_SETTING in message
     assert "needs a key" in message and "401" in message
@@ -153,10 +161,17 @@ def test_no_key_is_a_configuration_error_naming_the_setting(
 
 def test_wrong_key_is_rejected_without_showing_it(fake: FakeMessari, sleep: Sleeper) -> None:
     client = make_client(fake.transport(), sleep, api_key=WRONG_KEY)
-    with client, pytest.raises(ConfigurationError) as caught:
-        list(client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 2, 1)))
+    with client:
+        with pytest.raises(CredentialsRefusedError) as caught:
+            list(client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 2, 1)))
+        # The provider is stopped: the next asset fails at once, without a request.
+        with pytest.raises(CredentialsRefusedError) as again:
+            list(client.series("ethereum", ACTIVE, date(2024, 1, 1), date(2024, 2, 1)))
+    assert again.value is caught.value and caught.value.fault is Fault.CREDENTIALS
+    assert caught.value.setting == KEY_SETTING
     message = str(caught.value)
     assert f"rejected the key in {KEY_SETTING}" in message and "invalid API key" in message
+    assert "Secret block" in message
     assert WRONG_KEY not in message and len(fake.requests) == 1 and sleep.calls == []
 
 
@@ -164,7 +179,7 @@ def test_a_401_echoing_the_key_masks_it(fake: FakeMessari, sleep: Sleeper) -> No
     echo = {"status": {"error_code": 401, "error_message": f"key {WRONG_KEY} is revoked"}}
     fake.queue((401, {}, json.dumps(echo)))
     client = make_client(fake.transport(), sleep, api_key=WRONG_KEY)
-    with client, pytest.raises(ConfigurationError) as caught:
+    with client, pytest.raises(CredentialsRefusedError) as caught:
         client.span("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 2, 1))
     assert WRONG_KEY not in str(caught.value) and "key *** is revoked" in str(caught.value)
 
@@ -177,7 +192,12 @@ def test_unknown_asset_names_it_and_the_fix(
     message = str(caught.value)
     assert "asset 'xyz'" in message and "Asset with key = 'xyz' not found." in message
     assert "coinfill assets add" in message and "--messari" in message
+    assert caught.value.fault is Fault.REFUSED
+    assert (caught.value.provider, caught.value.status) == ("messari", 404)
     assert len(fake.requests) == 1 and sleep.calls == []
+    # That asset only: the next one is asked and served.
+    (series,) = client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 1, 11))
+    pd.testing.assert_frame_equal(series.values, expected(fake, days(date(2024, 1, 1), 10)))
 
 
 # -- ranges ------------------------------------------------------------------------------------------
@@ -255,12 +275,69 @@ def test_5xx_and_timeouts_are_retried(
     ],
     ids=["not-json", "no-data", "data-null", "values-object", "values-string", "not-object"],
 )
-def test_body_that_is_not_a_series_is_a_response_error(
-    client: MessariClient, fake: FakeMessari, text: str
+def test_body_that_is_not_a_series_is_asked_again_then_a_response_error(
+    client: MessariClient, fake: FakeMessari, sleep: Sleeper, text: str
 ) -> None:
     fake.queue((200, {}, text))
-    with pytest.raises(SourceResponseError, match=rf"messari: GET {BASE}{PATH}\?start=2024-01-01"):
+    series = client.span("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 1, 5))
+    assert len(series.values) == 4  # asked again: a broken 200 is transient
+    assert len(fake.requests) == 2 and len(sleep.calls) == 1
+    fake.queue(*[(200, {}, text)] * ATTEMPTS)
+    with pytest.raises(
+        SourceResponseError, match=rf"messari: GET {BASE}{PATH}\?start=2024-01-01"
+    ) as caught:
         client.span("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 1, 5))
+    assert caught.value.fault is Fault.TRANSIENT and caught.value.provider == "messari"
+    assert f"asked {ATTEMPTS} times" in str(caught.value)
+
+
+def test_a_cut_off_series_is_asked_again_and_arrives_whole(
+    fake: FakeMessari, sleep: Sleeper
+) -> None:
+    cutting = Cutting(fake.transport(), times=1)
+    with make_client(cutting, sleep) as client:
+        (series,) = client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 3, 1))
+    assert cutting.cut == 1 and client.requests == 2
+    pd.testing.assert_frame_equal(series.values, expected(fake, days(date(2024, 1, 1), 60)))
+
+
+def test_a_series_cut_off_every_time_is_a_transient_response_error(
+    fake: FakeMessari, sleep: Sleeper
+) -> None:
+    cutting = Cutting(fake.transport(), times=None)
+    with make_client(cutting, sleep) as client, pytest.raises(SourceResponseError) as caught:
+        list(client.series("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 3, 1)))
+    assert caught.value.fault is Fault.TRANSIENT
+    assert "answered an unexpected body" in str(caught.value)
+    assert cutting.cut == client.requests == ATTEMPTS
+
+
+def test_a_later_piece_failing_leaves_the_earlier_pieces_with_the_caller(
+    fake: FakeMessari, sleep: Sleeper
+) -> None:
+    start = date(2011, 1, 1)
+    later = Cutting(
+        fake.transport(), when=lambda r: r.url.params["start"] != start.isoformat(), times=None
+    )
+    received = []
+    with make_client(later, sleep) as client, pytest.raises(SourceResponseError):
+        for piece in client.series("bitcoin", ACTIVE, start, start + timedelta(days=4500)):
+            received.append(piece.values)
+    assert len(received) == 1 and client.requests == 1 + ATTEMPTS
+    pd.testing.assert_frame_equal(received[0], expected(fake, days(start, CHUNK_DAYS)))
+
+
+def test_an_unreachable_host_opens_the_breaker(sleep: Sleeper) -> None:
+    with make_client(None, sleep, base=closed_port_url()) as client:
+        with pytest.raises(ProviderOutageError) as caught:
+            client.span("bitcoin", ACTIVE, date(2024, 1, 1), date(2024, 1, 5))
+        assert caught.value.fault is Fault.OUTAGE and caught.value.provider == "messari"
+        assert "4 failures in a row: ConnectError" in str(caught.value)
+        assert GOOD_KEY not in str(caught.value)
+        assert client.requests == 4
+        with pytest.raises(ProviderOutageError):  # the next asset fails at once, without a request
+            client.span("ethereum", ACTIVE, date(2024, 1, 1), date(2024, 1, 5))
+        assert client.requests == 4 and len(sleep.calls) == 3
 
 
 def test_malformed_points_after_the_good_ones_are_counted(

@@ -16,14 +16,17 @@ import pytest
 
 from coinfill.errors import ConfigurationError
 from coinfill.sources import newsapi
+from coinfill.sources.faults import CredentialsRefusedError, Fault, ProviderOutageError
 from coinfill.sources.feeds import FeedClient
 from coinfill.sources.http import (
     SourceRequestError,
     SourceResponseError,
     SourceUnavailableError,
 )
-from coinfill.sources.newsapi import NewsApiClient
+from coinfill.sources.newsapi import NewsApiClient, NewsApiError
 from tests.fakes.clock import Clock, Sleeper
+from tests.fakes.fake_http import CUT, closed_port_url, first_half
+from tests.fakes.news_server import RSS_TYPE, FakeNews, Item, rss
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "news"
 FEED_URL = "https://www.coindesk.com/arc/outboundfeeds/rss/"
@@ -71,11 +74,18 @@ def feed_client(script: Script, sleeper: Sleeper) -> FeedClient:
     return FeedClient(NoLimit(), transport=httpx.MockTransport(script), sleep=sleeper)
 
 
-def news_client(script: Script, sleeper: Sleeper, max_pages: int = 1) -> NewsApiClient:
+def news_client(
+    script: Script | None, sleeper: Sleeper, max_pages: int = 1, base: str = BASE
+) -> NewsApiClient:
+    transport = httpx.MockTransport(script) if script is not None else None
     return NewsApiClient(
-        KEY, BASE, NoLimit(), max_pages=max_pages, transport=httpx.MockTransport(script),
-        sleep=sleeper,
+        KEY, base, NoLimit(), max_pages=max_pages, transport=transport, sleep=sleeper,
     )  # fmt: skip
+
+
+def cut(name: str) -> httpx.Response:
+    """The first half of a recorded answer, as a dropped download leaves it."""
+    return httpx.Response(200, content=first_half((FIXTURES / name).read_bytes()))
 
 
 RSS = {"content-type": "application/rss+xml; charset=UTF-8"}
@@ -232,17 +242,25 @@ def test_newsapi_removed_items_are_flagged(sleeper: Sleeper) -> None:
     assert found.items[2].source == "Forbes"
 
 
-def test_newsapi_bad_key_is_a_configuration_error_without_the_key(
+def test_newsapi_bad_key_is_refused_credentials_without_the_key(
     sleeper: Sleeper, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     script = Script(
         httpx.Response(429, headers={"Retry-After": "2"}), fixture("newsapi_error_apikey.json", 401)
     )
-    with news_client(script, sleeper) as client, pytest.raises(ConfigurationError) as caught:
-        client.day(DAY)
+    with news_client(script, sleeper) as client:
+        with pytest.raises(CredentialsRefusedError) as caught:
+            client.day(DAY)
+        # The provider is stopped: the next day fails at once, without a request.
+        with pytest.raises(CredentialsRefusedError) as again:
+            client.day(date(2026, 11, 20))
+    assert len(script.requests) == 2 and again.value is caught.value
+    assert isinstance(caught.value, ConfigurationError) and caught.value.fault is Fault.CREDENTIALS
+    assert caught.value.setting == "COINFILL_NEWSAPI_KEY"
+    assert (caught.value.provider, caught.value.status) == ("newsapi", 401)
     message = str(caught.value)
-    assert "COINFILL_NEWSAPI_KEY" in message
+    assert "COINFILL_NEWSAPI_KEY" in message and "Secret block" in message
     assert "apiKeyInvalid" in message and "Your API key is invalid" in message
     chain = [caught.value, caught.value.__cause__, caught.value.__context__]
     assert all(KEY not in str(e) and KEY not in repr(e) for e in chain if e is not None)
@@ -279,8 +297,21 @@ def test_newsapi_too_old_names_day_and_message(sleeper: Sleeper) -> None:
     message = str(caught.value)
     assert message.startswith("newsapi: 2026-09-01: parameterInvalid: You are trying to request")
     assert "as far back as 2026-10-19" in message
-    assert caught.value.status == 426
+    assert caught.value.status == 426 and caught.value.provider == "newsapi"
+    assert caught.value.fault is Fault.UNAVAILABLE  # beyond the plan's history, not a failure
     assert len(script.requests) == 1 and sleeper.calls == []
+
+
+def test_newsapi_refused_day_is_that_days_alone(sleeper: Sleeper) -> None:
+    body = {"status": "error", "code": "parameterInvalid", "message": "The 'to' param is bad."}
+    script = Script(httpx.Response(400, json=body), fixture("newsapi_removed.json"))
+    with news_client(script, sleeper) as client:
+        with pytest.raises(NewsApiError) as caught:
+            client.day(DAY)
+        assert caught.value.fault is Fault.REFUSED and caught.value.code == "parameterInvalid"
+        assert (caught.value.provider, caught.value.status) == ("newsapi", 400)
+        assert len(client.day(date(2026, 11, 20)).items) == 3  # the provider goes on
+    assert len(script.requests) == 2
 
 
 def test_newsapi_rate_limited_honours_retry_after(sleeper: Sleeper) -> None:
@@ -300,11 +331,129 @@ def test_newsapi_rate_limited_honours_retry_after(sleeper: Sleeper) -> None:
         (b"[1, 2]", "not a JSON object"),
         (json.dumps({"status": "error", "code": "unexpectedError"}).encode(), "no 'articles' list"),
         (json.dumps({"status": "ok", "totalResults": 1}).encode(), "no 'articles' list"),
+        (json.dumps({"status": "ok", "articles": [1]}).encode(), "not an object"),
     ],
 )
 def test_newsapi_malformed_answers(sleeper: Sleeper, body: bytes, expected: str) -> None:
+    # Once: asked again, and the day arrives.
+    script = Script(httpx.Response(200, content=body), fixture("newsapi_removed.json"))
+    with news_client(script, sleeper) as client:
+        assert len(client.day(DAY).items) == 3
+    assert len(script.requests) == 2 and len(sleeper.calls) == 1
+    # Every time: the retries run out.
     script = Script(httpx.Response(200, content=body))
     with news_client(script, sleeper) as client, pytest.raises(SourceResponseError) as caught:
         client.day(DAY)
-    assert expected in str(caught.value)
+    assert expected in str(caught.value) and "asked 3 times" in str(caught.value)
+    assert caught.value.fault is Fault.TRANSIENT and caught.value.provider == "newsapi"
     assert KEY not in str(caught.value)
+    assert len(script.requests) == 3
+
+
+def test_newsapi_cut_off_page_is_asked_again_and_arrives_whole(sleeper: Sleeper) -> None:
+    script = Script(cut("newsapi_page1.json"), fixture("newsapi_page1.json"))
+    with news_client(script, sleeper) as client:
+        found = client.day(DAY)
+    assert len(script.requests) == 2 and len(found.items) == 5 and found.error is None
+    assert (found.total, found.pages) == (7, 1)
+
+
+def test_newsapi_page_cut_off_every_time_is_a_transient_response_error(sleeper: Sleeper) -> None:
+    script = Script(cut("newsapi_page1.json"))
+    with news_client(script, sleeper) as client, pytest.raises(SourceResponseError) as caught:
+        client.day(DAY)
+    assert caught.value.fault is Fault.TRANSIENT and "not JSON" in str(caught.value)
+    assert len(script.requests) == 3
+
+
+def test_newsapi_later_page_failing_keeps_the_earlier_items(
+    monkeypatch: pytest.MonkeyPatch, sleeper: Sleeper
+) -> None:
+    monkeypatch.setattr(newsapi, "PAGE_SIZE", 5)
+    script = Script(fixture("newsapi_page1.json"), cut("newsapi_page2.json"))
+    with news_client(script, sleeper, max_pages=3) as client:
+        found = client.day(DAY)
+    assert [r.url.params["page"] for r in script.requests] == ["1", "2", "2", "2"]
+    assert len(found.items) == 5 and (found.total, found.pages) == (7, 1)
+    assert isinstance(found.error, SourceResponseError) and found.error.fault is Fault.TRANSIENT
+    assert "page=2" in str(found.error) and "asked 3 times" in str(found.error)
+    assert found.items[0].url.split("/")[2] == "www.ccn.com"
+
+
+def test_newsapi_unreachable_opens_the_breaker(sleeper: Sleeper) -> None:
+    with news_client(None, sleeper, base=closed_port_url()) as client:
+        with pytest.raises(SourceUnavailableError, match="ConnectError"):
+            client.day(DAY)  # 3 attempts: the day fails
+        assert client.http.requests == 3
+        with pytest.raises(ProviderOutageError) as caught:  # the 4th failure in a row opens it
+            client.day(date(2026, 11, 20))
+        assert client.http.requests == 4 and caught.value.fault is Fault.OUTAGE
+        with pytest.raises(ProviderOutageError):  # then no request at all
+            client.day(date(2026, 11, 21))
+        assert client.http.requests == 4
+    assert KEY not in str(caught.value)
+
+
+# -- FeedClient faults -------------------------------------------------------------------------
+
+
+def test_feed_404_is_that_feeds_alone(sleeper: Sleeper) -> None:
+    script = Script(httpx.Response(404, content=b"<html>gone</html>"), fixture("coindesk_rss.xml"))
+    with feed_client(script, sleeper) as client:
+        with pytest.raises(SourceRequestError) as caught:
+            client.fetch("https://gone.example/feed")
+        assert caught.value.fault is Fault.REFUSED
+        assert (caught.value.provider, caught.value.status) == ("news feed", 404)
+        assert client.fetch(FEED_URL).body.startswith(b"<?xml")  # the next feed goes on
+    assert len(script.requests) == 2
+
+
+def test_feed_403_does_not_stop_the_other_feeds(sleeper: Sleeper) -> None:
+    script = Script(httpx.Response(403), fixture("coindesk_rss.xml"))
+    with feed_client(script, sleeper) as client:
+        with pytest.raises(SourceRequestError) as caught:
+            client.fetch("https://blocked.example/rss")
+        assert caught.value.fault is Fault.REFUSED  # a publisher's refusal, not our key
+        assert client.fetch(FEED_URL).body.startswith(b"<?xml")
+        assert client.http.stopped is None
+
+
+def test_a_down_publisher_does_not_stop_the_other_feeds(sleeper: Sleeper) -> None:
+    body = (FIXTURES / "coindesk_rss.xml").read_bytes()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "down.example":
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, headers=RSS, content=body)
+
+    script = Script(answer)
+    down = "https://down.example/rss"
+    with feed_client(script, sleeper) as client:
+        with pytest.raises(SourceUnavailableError):
+            client.fetch(down)  # 3 attempts
+        assert client.fetch(FEED_URL).body == body  # a success elsewhere resets nothing there
+        with pytest.raises(ProviderOutageError) as caught:  # down.example's 4th failure in a row
+            client.fetch(down)
+        assert "news feed unreachable at down.example" in str(caught.value)
+        asked = len(script.requests)
+        with pytest.raises(ProviderOutageError):
+            client.fetch(down)  # no request to the down host …
+        assert len(script.requests) == asked
+        assert client.fetch(FEED_URL).body == body  # … and the other feeds go on
+    hosts = [r.url.host for r in script.requests]
+    assert hosts.count("down.example") == 4 and hosts.count("www.coindesk.com") == 2
+
+
+def test_feed_cut_off_in_transfer_is_asked_again(sleeper: Sleeper) -> None:
+    feed = rss("Example", [Item("Bitcoin rises", "https://example.com/a", datetime(2026, 11, 19))])
+    with FakeNews({"example": (feed, RSS_TYPE)}) as fake:
+        client = FeedClient(NoLimit(), sleep=sleeper, timeout=5)
+        with client:
+            fake.queue((CUT, {"Content-Type": RSS_TYPE}, feed))
+            assert client.fetch(fake.feed_url("example")).body == feed  # whole, second time
+            assert client.http.requests == 2 and len(sleeper.calls) == 1
+            fake.queue(*[(CUT, {"Content-Type": RSS_TYPE}, feed)] * 3)
+            with pytest.raises(SourceUnavailableError) as caught:
+                client.fetch(fake.feed_url("example"))
+        assert caught.value.fault is Fault.TRANSIENT and "RemoteProtocolError" in str(caught.value)
+        assert len(fake.requests) == 5

@@ -20,8 +20,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from coinfill.errors import ConfigurationError
 from coinfill.sources.binance_weight import WeightBudget
+from coinfill.sources.faults import CredentialsRefusedError
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
@@ -63,8 +63,8 @@ class BinanceError(SourceError):
     """Binance refused one pair or interval; the message names it and what to do."""
 
 
-class BinanceRegionError(ConfigurationError):
-    """HTTP 451: the configured base URL does not serve this location. Stops the run."""
+class BinanceRegionError(CredentialsRefusedError):
+    """HTTP 451: the configured base URL does not serve this location. Stops the provider."""
 
 
 @dataclass(frozen=True)
@@ -146,48 +146,62 @@ class BinanceClient:
         }
         if end_ms is not None:
             params["endTime"] = end_ms
-        response = self._get(KLINES_PATH, params, KLINES_WEIGHT, pair=pair, interval=interval)
-        return parse_klines(response.content, self.http.describe(KLINES_PATH, params))
+        what = self.http.describe(KLINES_PATH, params)
+        return self.http.fetch(
+            KLINES_PATH,
+            params,
+            lambda response: parse_klines(response.content, what),
+            cost=KLINES_WEIGHT,
+            explain=lambda exc: self._explain(exc, pair, interval),
+        )
 
     def exchange_info(self, pairs: Sequence[str] | None = None) -> dict[str, str]:
         """``{pair: status}`` (``TRADING``, ``BREAK``, …) for every pair, or just ``pairs``."""
         params = {"symbols": json.dumps(list(pairs), separators=(",", ":"))} if pairs else {}
-        response = self._get(EXCHANGE_INFO_PATH, params, EXCHANGE_INFO_WEIGHT)
         what = self.http.describe(EXCHANGE_INFO_PATH, params)
-        try:
-            symbols = response.json()["symbols"]
-            return {str(s["symbol"]): str(s["status"]) for s in symbols}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SourceResponseError(
-                f"binance: {what} answered an unexpected body: {exc}"
-            ) from None
 
-    def _get(
-        self, path: str, params: dict[str, Any], weight: int, *, pair: str = "", interval: str = ""
-    ) -> httpx.Response:
-        try:
-            return self.http.get(path, params, cost=weight)
-        except SourceRequestError as exc:
-            raise self._explain(exc, pair, interval) from None
+        def statuses(response: httpx.Response) -> dict[str, str]:
+            try:
+                symbols = response.json()["symbols"]
+                return {str(s["symbol"]): str(s["status"]) for s in symbols}
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SourceResponseError(
+                    f"binance: {what} answered an unexpected body: {exc}", provider="binance"
+                ) from None
 
-    def _explain(self, exc: SourceRequestError, pair: str, interval: str) -> Exception:
+        return self.http.fetch(
+            EXCHANGE_INFO_PATH,
+            params,
+            statuses,
+            cost=EXCHANGE_INFO_WEIGHT,
+            explain=lambda exc: self._explain(exc, "", ""),
+        )
+
+    def _explain(self, exc: SourceRequestError, pair: str, interval: str) -> SourceError:
         if exc.status == 451:
             return BinanceRegionError(
                 f"binance: {self.base_url} refuses requests from this location (HTTP 451, "
                 f"restricted location). Public market data is served worldwide by "
                 f"{DEFAULT_BASE_URL}: set COINFILL_BINANCE_BASE_URL to it (or to a mirror you "
-                "may use)"
+                "may use)",
+                provider="binance",
+                status=451,
+                setting="COINFILL_BINANCE_BASE_URL",
             )
         code = _error_code(exc.body)
         if code == INVALID_SYMBOL and pair:
             return BinanceError(
                 f"binance: pair {pair} is not listed (Binance answered 'Invalid symbol.'): the "
                 "pair is wrong or was delisted — fix it with `coinfill assets add <SYMBOL> "
-                "--binance <PAIR>`, or `coinfill assets deactivate <SYMBOL>`"
+                "--binance <PAIR>`, or `coinfill assets deactivate <SYMBOL>`",
+                provider="binance",
+                status=exc.status,
             )
         if code == INVALID_INTERVAL:
             return BinanceError(
-                f"binance: interval {interval!r} is not offered ('Invalid interval.')"
+                f"binance: interval {interval!r} is not offered ('Invalid interval.')",
+                provider="binance",
+                status=exc.status,
             )
         return exc
 
@@ -206,10 +220,13 @@ def parse_klines(content: bytes, what: str) -> KlinePage:
         rows = json.loads(content)
     except ValueError:
         raise SourceResponseError(
-            f"binance: {what} answered a body that is not JSON: {content[:120]!r}"
+            f"binance: {what} answered a body that is not JSON: {content[:120]!r}",
+            provider="binance",
         ) from None
     if not isinstance(rows, list):
-        raise SourceResponseError(f"binance: {what} answered {str(rows)[:200]}, not a list of bars")
+        raise SourceResponseError(
+            f"binance: {what} answered {str(rows)[:200]}, not a list of bars", provider="binance"
+        )
     picked = [
         (r[0], r[2], r[3], r[4], r[7]) if isinstance(r, list) and len(r) >= 8 else (None,) * 5
         for r in rows

@@ -36,6 +36,7 @@ DEFAULT_BASE_URL = "https://api.blockchain.info"
 CHART_PATH = "/charts/{chart}"
 CHUNK_DAYS = 365
 REQUESTS_PER_SECOND = 0.1
+PROVIDER = "blockchain.info"
 
 
 class BlockchainInfoError(SourceError):
@@ -62,7 +63,7 @@ class BlockchainInfoClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.http = HttpSource(
-            "blockchain.info",
+            PROVIDER,
             base_url,
             limiter or local_window("blockchain-info", 1, 1 / REQUESTS_PER_SECOND),
             timeout=timeout,
@@ -82,7 +83,9 @@ class BlockchainInfoClient:
         return self.http.requests
 
     def chart(self, chart: str, start: date, end: date) -> Iterator[ChartValues]:
-        """Daily values of ``chart`` on days ``[start, end)``, one request per year at most."""
+        """Daily values of ``chart`` on days ``[start, end)``, one request per year at most,
+        each year yielded as it arrives: a failure on a later one leaves the caller the
+        earlier ones."""
         begin = start
         while begin < end:
             stop = min(begin + timedelta(days=CHUNK_DAYS), end)
@@ -97,18 +100,26 @@ class BlockchainInfoClient:
             "format": "json",
             "sampled": "false",
         }
-        try:
-            response = self.http.get(path, params)
-        except SourceRequestError as exc:
-            if exc.status == 404:
-                raise BlockchainInfoError(
-                    f"blockchain.info: chart {chart!r} does not exist (HTTP 404)"
-                ) from None
-            raise
-        parsed = parse_chart(response.content, self.http.describe(path, params))
-        days = parsed.values["day"]
-        inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
-        return ChartValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+        what = self.http.describe(path, params)
+
+        def read(response: httpx.Response) -> ChartValues:
+            # Parsed inside the retry loop: a cut-off or malformed 200 is asked again.
+            parsed = parse_chart(response.content, what)
+            days = parsed.values["day"]
+            inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
+            return ChartValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+
+        return self.http.fetch(path, params, read, explain=lambda exc: _explain(exc, chart))
+
+
+def _explain(exc: SourceRequestError, chart: str) -> SourceError:
+    if exc.status == 404:
+        return BlockchainInfoError(
+            f"blockchain.info: chart {chart!r} does not exist (HTTP 404)",
+            provider=PROVIDER,
+            status=404,
+        )
+    return exc
 
 
 def utc_day(seconds: float) -> date | None:
@@ -132,7 +143,8 @@ def parse_chart(content: bytes, what: str) -> ChartValues:
             raise TypeError("'values' is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise SourceResponseError(
-            f"blockchain.info: {what} answered an unexpected body ({exc}): {content[:120]!r}"
+            f"blockchain.info: {what} answered an unexpected body ({exc}): {content[:120]!r}",
+            provider=PROVIDER,
         ) from None
     pairs = [(v.get("x"), v.get("y")) if isinstance(v, dict) else (None, None) for v in values]
     days, malformed = daily_points(pairs, seconds_per_unit=1)

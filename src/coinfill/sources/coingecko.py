@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from coinfill.errors import ConfigurationError
+from coinfill.sources.faults import CredentialsRefusedError, Fault
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
@@ -37,6 +37,8 @@ HOURLY_SPAN_MS = 89 * 86_400_000  # under CoinGecko's 90-day limit for hourly po
 DAILY_SPAN_MS = 364 * 86_400_000
 OUT_OF_RANGE = 10012
 DEMO_KEY_HEADER = "x-cg-demo-api-key"
+KEY_SETTING = "COINFILL_COINGECKO_API_KEY"
+PROVIDER = "coingecko"
 
 
 class CoinGeckoError(SourceError):
@@ -65,7 +67,7 @@ class CoinGeckoClient:
     ) -> None:
         self.has_key = bool(api_key)
         self.http = HttpSource(
-            "coingecko",
+            PROVIDER,
             base_url,
             limiter or local_bucket("coingecko", 10 / 60),
             secrets=[api_key] if api_key else [],
@@ -88,7 +90,8 @@ class CoinGeckoClient:
 
     def chart(self, coin: str, start_ms: int, end_ms: int, *, daily: bool) -> Iterator[ChartPoints]:
         """Points in ``[start_ms, end_ms)``, in requests short enough for hourly spacing
-        (or up to 364 days when ``daily``)."""
+        (or up to 364 days when ``daily``), each span yielded as it arrives: a failure on a
+        later span leaves the caller the earlier ones."""
         span = DAILY_SPAN_MS if daily else HOURLY_SPAN_MS
         for begin in range(start_ms, end_ms, span):
             yield self.range(coin, begin, min(begin + span, end_ms))
@@ -96,31 +99,42 @@ class CoinGeckoClient:
     def range(self, coin: str, start_ms: int, end_ms: int) -> ChartPoints:
         path = RANGE_PATH.format(coin=coin)
         params = {"vs_currency": "usd", "from": start_ms // 1000, "to": -(-end_ms // 1000)}
-        try:
-            response = self.http.get(path, params)
-        except SourceRequestError as exc:
-            raise self._explain(exc, coin) from None
-        chart = parse_chart(response.content, self.http.describe(path, params))
-        inside = chart.points["ms"].between(start_ms, end_ms - 1)
-        return ChartPoints(chart.points.loc[inside].reset_index(drop=True), chart.malformed)
+        what = self.http.describe(path, params)
 
-    def _explain(self, exc: SourceRequestError, coin: str) -> Exception:
+        def read(response: httpx.Response) -> ChartPoints:
+            # Parsed inside the retry loop: a cut-off or malformed 200 is asked again.
+            chart = parse_chart(response.content, what)
+            inside = chart.points["ms"].between(start_ms, end_ms - 1)
+            return ChartPoints(chart.points.loc[inside].reset_index(drop=True), chart.malformed)
+
+        return self.http.fetch(path, params, read, explain=lambda exc: self._explain(exc, coin))
+
+    def _explain(self, exc: SourceRequestError, coin: str) -> SourceError:
         if exc.status == 404:
             return CoinGeckoError(
                 f"coingecko: coin id {coin!r} is unknown (coin not found) — fix it with "
-                "`coinfill assets add <SYMBOL> --coingecko <ID>`"
+                "`coinfill assets add <SYMBOL> --coingecko <ID>`",
+                provider=PROVIDER,
+                status=404,
             )
         code = _error_code(exc.body)
         if exc.status == 401 and code == OUT_OF_RANGE:
             return CoinGeckoError(
                 f"coingecko: {coin}: the free tier serves only the last {FREE_HISTORY_DAYS} "
-                "days; older prices need a paid plan"
+                "days; older prices need a paid plan",
+                provider=PROVIDER,
+                status=401,
+                fault=Fault.UNAVAILABLE,
             )
         if exc.status in (401, 403):
-            key = "the key in COINFILL_COINGECKO_API_KEY" if self.has_key else "no API key"
-            return ConfigurationError(
+            key = f"the key in {KEY_SETTING}" if self.has_key else "no API key"
+            return CredentialsRefusedError(
                 f"coingecko refused the request with {key} (HTTP {exc.status}): "
-                f"{self.http.redact(exc.body)[:200]}"
+                f"{self.http.redact(exc.body)[:200]} — check {KEY_SETTING} or the Prefect "
+                "Secret block named by COINFILL_COINGECKO_API_KEY_BLOCK",
+                provider=PROVIDER,
+                status=exc.status,
+                setting=KEY_SETTING,
             )
         return exc
 
@@ -146,7 +160,8 @@ def parse_chart(content: bytes, what: str) -> ChartPoints:
             raise TypeError("prices/total_volumes are not lists")
     except (ValueError, KeyError, TypeError) as exc:
         raise SourceResponseError(
-            f"coingecko: {what} answered an unexpected body ({exc}): {content[:120]!r}"
+            f"coingecko: {what} answered an unexpected body ({exc}): {content[:120]!r}",
+            provider=PROVIDER,
         ) from None
     price = _pairs(prices, "price")
     volume = _pairs(volumes, "volume_24h").dropna(subset=["ms"]).drop_duplicates("ms", keep="last")

@@ -15,7 +15,9 @@ metrics: a metric outside it answers 403 ``forbidden`` and fails the *whole* req
 metric and asset — so the catalogue is asked first (it lists only what the tier serves), and a
 403 that still happens is recorded for that asset and the request repeated without it. An unknown
 asset answers 400 ``Value 'xyz' is not supported.``; it is recorded and left out the same way.
-Data licence: CC BY-NC 4.0.
+Every page is parsed inside the retry loop (a cut-off page is asked again); when a later page
+still fails, the rows of the pages received are returned with the failure in
+:attr:`MetricRows.error`. Data licence: CC BY-NC 4.0.
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
 import pandas as pd
 
+from coinfill.sources.faults import Fault
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
+    SourceError,
     SourceRequestError,
     SourceResponseError,
 )
@@ -47,6 +51,13 @@ PAGE_SIZE = 10_000  # the API's maximum
 REQUESTS_PER_WINDOW, WINDOW_SECONDS = 10, 6.0
 _FORBIDDEN = re.compile(r"metric '([^']+)'.*?asset '([^']+)'", re.IGNORECASE)
 _UNSUPPORTED = re.compile(r"Value '([^']+)' is not supported", re.IGNORECASE)
+PROVIDER = "coinmetrics"
+T = TypeVar("T")
+
+
+class CoinMetricsError(SourceRequestError):
+    """CoinMetrics refused a request (its ``error.type`` and ``error.message`` in the body);
+    a 403 ``forbidden`` (a metric outside the community tier) is of kind ``unavailable``."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,10 @@ class MetricRows:
     forbidden: set[tuple[str, str]] = field(default_factory=set)  # (asset, metric)
     unknown: set[str] = field(default_factory=set)
     malformed: int = 0
-    pages: int = 0
+    pages: int = 0  # pages received
+    # Why the rows stop short: a page failed after ``pages`` pages had arrived (their rows are
+    # in ``frame``). ``None`` when every page arrived.
+    error: SourceError | None = None
 
 
 class CoinMetricsClient:
@@ -93,7 +107,7 @@ class CoinMetricsClient:
     ) -> None:
         self.page_size = page_size
         self.http = HttpSource(
-            "coinmetrics",
+            PROVIDER,
             base_url,
             limiter or local_window("coinmetrics", REQUESTS_PER_WINDOW, WINDOW_SECONDS),
             timeout=timeout,
@@ -120,8 +134,9 @@ class CoinMetricsClient:
         while remaining:
             params = {"assets": ",".join(remaining), "page_size": self.page_size}
             try:
-                for item in self._pages(CATALOG_PATH, params):
-                    _read_catalog_item(item, result)
+                for items in self._pages(CATALOG_PATH, params, _as_items):
+                    for item in items:
+                        _read_catalog_item(item, result)
                 break
             except SourceRequestError as exc:
                 bad = _unsupported_asset(exc, remaining)
@@ -137,7 +152,9 @@ class CoinMetricsClient:
         """Daily values of ``metrics`` for ``assets`` on days ``[start, end)``, every page.
 
         A metric the tier refuses for an asset (403) or an asset CoinMetrics does not know (400)
-        is recorded in the result and the request repeated without it.
+        is recorded in the result and the request repeated without it. A page that still fails
+        after its retries ends the request: with pages received, their rows are returned and
+        the failure is in ``error``; with none, it is raised.
         """
         result = MetricRows(pd.DataFrame())
         frames: list[pd.DataFrame] = []
@@ -147,15 +164,32 @@ class CoinMetricsClient:
             if not group or not wanted:
                 continue
             try:
-                frames.append(self._fetch(group, wanted, start, end, result))
+                self._fetch(group, wanted, start, end, result, frames)
             except SourceRequestError as exc:
-                todo += _without_refused(exc, group, wanted, result)
+                try:
+                    todo += _without_refused(exc, group, wanted, result)
+                except SourceError as failed:
+                    result.error = failed
+            except SourceError as exc:
+                result.error = exc
+            if result.error is not None:
+                if not result.pages:
+                    raise result.error
+                break
         result.frame = _combine(frames, metrics)
         return result
 
     def _fetch(
-        self, assets: list[str], metrics: list[str], start: date, end: date, result: MetricRows
-    ) -> pd.DataFrame:
+        self,
+        assets: list[str],
+        metrics: list[str],
+        start: date,
+        end: date,
+        result: MetricRows,
+        frames: list[pd.DataFrame],
+    ) -> None:
+        """Every page of one request into ``frames``, page by page: a page that fails leaves
+        the ones before it in ``frames``."""
         params = {
             "assets": ",".join(assets),
             "metrics": ",".join(metrics),
@@ -165,28 +199,62 @@ class CoinMetricsClient:
             "page_size": self.page_size,
             "ignore_unsupported_errors": "true",  # an asset lacking one metric keeps the others
         }
-        records = list(self._pages(METRICS_PATH, params, result))
-        frame, malformed = parse_rows(records, metrics, self.http.describe(METRICS_PATH, params))
-        result.malformed += malformed
-        return frame
+
+        def rows(items: list[dict[str, Any]], what: str) -> tuple[pd.DataFrame, int]:
+            return parse_rows(items, metrics, what)
+
+        for frame, malformed in self._pages(METRICS_PATH, params, rows):
+            result.pages += 1
+            result.malformed += malformed
+            frames.append(frame)
 
     def _pages(
-        self, path: str, params: Mapping[str, Any], result: MetricRows | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Every ``data`` item of every page; a next page is fetched from ``next_page_url``
-        as given."""
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        read: Callable[[list[dict[str, Any]], str], T],
+    ) -> Iterator[T]:
+        """``read(data, what)`` of every page, page by page; a next page is fetched from
+        ``next_page_url`` as given. Each page is read inside the retry loop, so a cut-off or
+        malformed page is asked again."""
         url: str = path
         query: Mapping[str, Any] = params
         while True:
-            response = self.http.get(url, query)
-            payload = _payload(response.content, self.http.describe(url, query))
-            if result is not None:
-                result.pages += 1
-            yield from payload["data"]
-            next_url = payload.get("next_page_url")
+            what = self.http.describe(url, query)
+            content, next_url = self.http.fetch(
+                url,
+                query,
+                lambda response, what=what: _page(response.content, what, read),  # type: ignore[misc]
+                explain=_explain,
+            )
+            yield content
             if not next_url:
                 return
-            url, query = str(next_url), {}
+            url, query = next_url, {}
+
+
+def _page(
+    content: bytes, what: str, read: Callable[[list[dict[str, Any]], str], T]
+) -> tuple[T, str | None]:
+    payload = _payload(content, what)
+    next_url = payload.get("next_page_url")
+    if next_url is not None and not isinstance(next_url, str):
+        raise SourceResponseError(
+            f"coinmetrics: {what} answered a next_page_url that is not a string: {next_url!r}",
+            provider=PROVIDER,
+        )
+    return read(payload["data"], what), next_url or None
+
+
+def _as_items(items: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    return items
+
+
+def _explain(exc: SourceRequestError) -> SourceError:
+    """CoinMetrics' refusal, decided from status and the parsed ``error.type``."""
+    kind, _message = _error(exc)
+    fault = Fault.UNAVAILABLE if exc.status == 403 and kind == "forbidden" else Fault.REFUSED
+    return CoinMetricsError(str(exc), exc.status or 400, exc.body, provider=PROVIDER, fault=fault)
 
 
 def _payload(content: bytes, what: str) -> dict[str, Any]:
@@ -198,7 +266,8 @@ def _payload(content: bytes, what: str) -> dict[str, Any]:
             raise TypeError("'data' holds something other than objects")
     except (ValueError, TypeError) as exc:
         raise SourceResponseError(
-            f"coinmetrics: {what} answered an unexpected body ({exc}): {content[:120]!r}"
+            f"coinmetrics: {what} answered an unexpected body ({exc}): {content[:120]!r}",
+            provider=PROVIDER,
         ) from None
     return payload
 
@@ -231,7 +300,8 @@ def parse_rows(
         return _empty(metrics), 0
     if "asset" not in frame or "time" not in frame:
         raise SourceResponseError(
-            f"coinmetrics: {what} answered rows without asset/time: {records[:1]!r}"
+            f"coinmetrics: {what} answered rows without asset/time: {records[:1]!r}",
+            provider=PROVIDER,
         )
     out = pd.DataFrame({"asset": frame["asset"].astype(str)})
     out["day"] = pd.to_datetime(frame["time"].astype(str).str[:10], errors="coerce").dt.date

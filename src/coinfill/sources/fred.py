@@ -13,13 +13,14 @@ value's first publication is known (point-in-time joins, DESIGN §5).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
+from coinfill.sources.faults import CredentialsRefusedError, Fault, SourceError
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
@@ -32,10 +33,20 @@ PATH = "/fred/series/observations"
 PAGE_LIMIT = 100_000  # FRED's maximum page size
 ALL_REALTIME = {"realtime_start": "1776-07-04", "realtime_end": "9999-12-31"}
 MISSING = "."
+KEY_SETTING = "COINFILL_FRED_API_KEY"
 
 
 class FredError(SourceRequestError):
     """FRED refused a request (HTTP 400): its own message, naming the series."""
+
+
+@dataclass(frozen=True)
+class FredPage:
+    """One page of observations; ``pages`` is how many the request has in all."""
+
+    observations: list[Observation]
+    number: int
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class FredClient:
     ) -> None:
         self.api_key = api_key
         self.page_limit = page_limit
+        self.key_block: str | None = None  # named in the message of a refused key
         kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = HttpSource(
             "FRED",
@@ -95,6 +107,20 @@ class FredClient:
         vintages: bool = False,
     ) -> list[Observation]:
         """Observations with ``start ≤ date < end`` (``None`` = open), every page of them."""
+        pages = self.pages(series_id, start, end, units=units, vintages=vintages)
+        return [o for page in pages for o in page.observations]
+
+    def pages(
+        self,
+        series_id: str,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        units: str = "lin",
+        vintages: bool = False,
+    ) -> Iterator[FredPage]:
+        """The pages of :meth:`observations` as they arrive, so a caller can keep what it
+        received when a later page fails."""
         params: dict[str, Any] = {
             "series_id": series_id,
             "api_key": self.api_key,
@@ -109,39 +135,63 @@ class FredClient:
             params["observation_end"] = (end - timedelta(days=1)).isoformat()
         if vintages:
             params.update(ALL_REALTIME)
-        found: list[Observation] = []
-        offset = 0
+        offset, number = 0, 0
         while True:
-            page = self._page(series_id, {**params, "offset": offset})
-            rows = page["observations"]
-            found += [self._parse(series_id, row) for row in rows]
-            offset += len(rows)
-            if not rows or offset >= int(page.get("count", 0)):
-                return found
+            asked = {**params, "offset": offset}
+            page = self.http.fetch(
+                PATH,
+                asked,
+                lambda r, asked=asked: self._read(series_id, r, asked),  # type: ignore[misc]
+                explain=lambda exc: self._explain(series_id, exc),
+            )
+            number += 1
+            offset += len(page)
+            total = max(page.count, offset)
+            yield FredPage(page.rows, number, max(number, -(-total // self.page_limit)))
+            if not page.rows or offset >= page.count:
+                return
 
-    def _page(self, series_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self.http.get(PATH, params)
-        except SourceRequestError as exc:
-            raise FredError(
-                f"FRED refused series {series_id} (HTTP {exc.status}): "
-                + self.http.redact(_fred_message(exc.body))[:300],
-                exc.status,
-                exc.body,
-            ) from None
+    def _explain(self, series_id: str, exc: SourceRequestError) -> SourceError:
+        message = self.http.redact(_fred_message(exc.body))[:300]
+        if exc.status in (400, 401, 403) and _names_the_key(exc.body):
+            where = f"the Prefect Secret block '{self.key_block}' or " if self.key_block else ""
+            return CredentialsRefusedError(
+                f"FRED refused the API key (HTTP {exc.status}: {message}) — check {where}"
+                f"{KEY_SETTING}",
+                provider="FRED",
+                status=exc.status,
+                setting=KEY_SETTING,
+            )
+        return FredError(
+            f"FRED refused series {series_id} (HTTP {exc.status}): {message} — check the series "
+            "id in COINFILL_MACRO_SERIES",
+            exc.status or 400,
+            exc.body,
+            provider="FRED",
+            fault=Fault.REFUSED,
+        )
+
+    def _read(self, series_id: str, response: httpx.Response, params: dict[str, Any]) -> _Page:
         where = self.http.describe(PATH, params)
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise SourceResponseError(
                 f"FRED series {series_id}: {where} returned a body that is not JSON: "
-                f"{self.http.redact(response.text)[:120]!r}"
+                f"{self.http.redact(response.text)[:120]!r}",
+                provider="FRED",
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get("observations"), list):
             raise SourceResponseError(
-                f"FRED series {series_id}: {where} returned JSON without an observations list"
+                f"FRED series {series_id}: {where} returned JSON without an observations list",
+                provider="FRED",
             )
-        return body
+        rows = [self._parse(series_id, row) for row in body["observations"]]
+        try:
+            count = int(body.get("count", 0))
+        except (TypeError, ValueError):
+            count = 0
+        return _Page(rows, count)
 
     def _parse(self, series_id: str, row: Any) -> Observation:
         try:
@@ -155,8 +205,25 @@ class FredClient:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceResponseError(
-                f"FRED series {series_id}: malformed observation {str(row)[:120]} ({exc})"
+                f"FRED series {series_id}: malformed observation {str(row)[:120]} ({exc})",
+                provider="FRED",
             ) from None
+
+
+@dataclass(frozen=True)
+class _Page:
+    rows: list[Observation]
+    count: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _names_the_key(body: str) -> bool:
+    """FRED has one status (400) for every refusal; its parsed ``error_message`` tells a
+    refused key ("The value for variable api_key is not registered", "Variable api_key is not
+    set") from an unknown series. This reads the provider's error body, not our exception."""
+    return "api_key" in _fred_message(body)
 
 
 def _fred_message(body: str) -> str:

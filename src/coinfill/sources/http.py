@@ -1,9 +1,12 @@
 """The one HTTP path of every source: rate limit, retries with backoff, redaction.
 
 - Every attempt first takes a slot from the provider's :class:`RateLimiter`.
-- 429, 5xx, connect/read timeouts and dropped connections are retried with capped exponential
+- 429, 5xx, connect/read timeouts, dropped connections and 200s whose body does not parse
+  are retried with capped exponential
   backoff and full jitter; a ``Retry-After`` (seconds or an HTTP date) is honoured as the
-  minimum wait. Other 4xx are never retried: the source client turns them into a message.
+  minimum wait. Other 4xx are never retried: the source client explains them (its fault kind).
+- Transport failures in a row open the host's circuit breaker (:class:`Breaker`): the
+  run's further requests to it fail at once.
 - Secrets that travel in the URL (FRED's ``api_key``) are replaced by ``***`` in every error
   this module raises and in httpx's own request log lines.
 """
@@ -17,37 +20,35 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 import httpx
 
-from coinfill.errors import CoinfillError
+from coinfill.sources.faults import (
+    Breaker,
+    Fault,
+    SourceError,
+    SourceRequestError,
+    SourceResponseError,
+    SourceUnavailableError,
+)
 from coinfill.sources.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 MASK = "***"
-
-
-class SourceError(CoinfillError):
-    """A source could not give what was asked; the message names source and request."""
-
-
-class SourceRequestError(SourceError):
-    """The source refused the request (a 4xx other than 429): retrying would not help."""
-
-    def __init__(self, message: str, status: int, body: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body
-
-
-class SourceUnavailableError(SourceError):
-    """Retries ran out on 429/5xx/timeouts, or the source asked to wait too long."""
-
-
-class SourceResponseError(SourceError):
-    """The source answered 200 with a body that is not what its API documents."""
+T = TypeVar("T")
+__all__ = [
+    "Fault",
+    "HttpSource",
+    "RetryPolicy",
+    "SourceError",
+    "SourceRequestError",
+    "SourceResponseError",
+    "SourceUnavailableError",
+    "redact",
+    "retry_after",
+]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+Parse = Callable[[httpx.Response], T]
+Explain = Callable[[SourceRequestError], SourceError]
+
+
 class HttpSource:
     """A rate-limited, retrying GET client for one provider's base URL."""
 
@@ -115,10 +120,13 @@ class HttpSource:
         rng: random.Random | None = None,
         headers: Mapping[str, str] | None = None,
         observe: Callable[[httpx.Response], None] | None = None,
+        outage_after: int = 4,
     ) -> None:
         """``observe`` sees every response before it is judged (Binance reads its used
-        weight and ban headers there); it may raise to stop the request."""
+        weight and ban headers there); it may raise to stop the request. ``outage_after``
+        transport failures in a row open the circuit breaker of the host."""
         self.name = name
+        self.base_url = base_url
         self.observe = observe
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
@@ -128,6 +136,9 @@ class HttpSource:
         self.rng = rng or random.Random()
         self.requests = 0
         self.waited = 0.0
+        self.outage_after = outage_after
+        self._breakers: dict[str, Breaker] = {}
+        self._refused: SourceError | None = None  # refused credentials stop the provider
         self.client = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -152,6 +163,13 @@ class HttpSource:
         request = self.client.build_request("GET", path, params=_query(params))
         return f"GET {self.redact(str(request.url))}"
 
+    @property
+    def stopped(self) -> SourceError | None:
+        """Why this provider takes no more requests this run (refused key, outage), if so."""
+        if self._refused is not None:
+            return self._refused
+        return next((b.outage for b in self._breakers.values() if b.outage), None)
+
     def get(
         self,
         path: str,
@@ -159,17 +177,39 @@ class HttpSource:
         *,
         cost: float = 1.0,
         headers: Mapping[str, str] | None = None,
+        explain: Explain | None = None,
     ) -> httpx.Response:
-        """A 2xx response, or a :class:`SourceError` saying what went wrong, secrets masked.
+        """A 2xx response (see :meth:`fetch`), not parsed."""
+        return self.fetch(path, params, _as_is, cost=cost, headers=headers, explain=explain)
 
-        ``cost`` is what one attempt takes from the rate limiter (Binance: request weight).
-        ``headers`` are added to this request; with conditional ones (``If-None-Match``,
-        ``If-Modified-Since``) a 304 Not Modified is an answer too.
+    def fetch(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        parse: Parse[T],
+        *,
+        cost: float = 1.0,
+        headers: Mapping[str, str] | None = None,
+        explain: Explain | None = None,
+    ) -> T:
+        """``parse(response)`` of a 2xx answer, or a :class:`SourceError` of its fault kind.
+
+        ``parse`` runs inside the retry loop: a 200 whose body is cut off or lacks the
+        documented fields (``parse`` raises :class:`SourceResponseError`) is asked again like
+        a 5xx. ``explain`` turns a refusal (4xx) into the provider's own error, decided from
+        status and parsed body; a refusal of kind ``credentials`` stops the provider: every
+        later request raises it at once. ``cost`` is what one attempt takes from the rate
+        limiter (Binance: request weight). ``headers`` are added to this request; with
+        conditional ones (``If-None-Match``) a 304 Not Modified is an answer too.
         """
         conditional = bool(headers) and any(k.lower().startswith("if-") for k in headers or {})
         what = self.describe(path, params)
+        breaker = self._breaker(path)
         last = ""
         for attempt in range(1, self.retry.attempts + 1):
+            if self._refused is not None:
+                raise self._refused
+            breaker.check()
             self.limiter.acquire(cost)
             self.requests += 1
             try:
@@ -177,20 +217,28 @@ class HttpSource:
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no answer'}"
                 delay = self.retry.backoff(attempt, self.rng)
+                response = None
+            if response is None:
+                breaker.failure(last)  # outside the except: the outage is not "during" it
             else:
+                breaker.success()
                 if self.observe is not None:
                     self.observe(response)
                 if response.is_success or (conditional and response.status_code == 304):
-                    return response
-                if not self.retry.should_retry(response.status_code):
-                    raise SourceRequestError(
-                        f"{self.name}: {what} answered {response.status_code}: "
-                        f"{self.redact(response.text)[:300]}",
-                        response.status_code,
-                        response.text,
-                    )
-                last = f"HTTP {response.status_code}"
-                delay = self._delay(response, attempt)
+                    try:
+                        return parse(response)
+                    except SourceResponseError as exc:
+                        last = str(exc)
+                        delay = self.retry.backoff(attempt, self.rng)
+                        if attempt == self.retry.attempts:
+                            raise SourceResponseError(
+                                f"{last} (asked {attempt} times)", provider=self.name
+                            ) from None
+                elif not self.retry.should_retry(response.status_code):
+                    raise self._refusal(response, what, explain)
+                else:
+                    last = f"HTTP {response.status_code}"
+                    delay = self._delay(response, attempt)
             if attempt == self.retry.attempts:
                 break
             log.warning(
@@ -205,8 +253,32 @@ class HttpSource:
             self.waited += delay
             self.sleep(delay)
         raise SourceUnavailableError(
-            f"{self.name}: {what} failed {self.retry.attempts} times; last: {last}"
+            f"{self.name}: {what} failed {self.retry.attempts} times; last: {last}",
+            provider=self.name,
         )
+
+    def _refusal(self, response: httpx.Response, what: str, explain: Explain | None) -> SourceError:
+        refused = SourceRequestError(
+            f"{self.name}: {what} answered {response.status_code}: "
+            f"{self.redact(response.text)[:300]}",
+            response.status_code,
+            response.text,
+            provider=self.name,
+        )
+        error = refused if explain is None else explain(refused)
+        error.provider = error.provider or self.name
+        error.status = error.status or response.status_code
+        if error.fault is Fault.CREDENTIALS:
+            self._refused = error
+        return error
+
+    def _breaker(self, path: str) -> Breaker:
+        """One breaker per host: a feed client talks to many publishers."""
+        url = httpx.URL(path) if httpx.URL(path).host else httpx.URL(self.base_url)
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        if host not in self._breakers:
+            self._breakers[host] = Breaker(self.name, self.base_url or host, self.outage_after)
+        return self._breakers[host]
 
     def _delay(self, response: httpx.Response, attempt: int) -> float:
         backoff = self.retry.backoff(attempt, self.rng)
@@ -217,9 +289,15 @@ class HttpSource:
             raise SourceUnavailableError(
                 f"{self.name}: asked to wait {asked:.0f} s (Retry-After) after HTTP "
                 f"{response.status_code}; more than {self.retry.max_retry_after:.0f} s, "
-                "so this run stops here — retry later"
+                "so this run stops here — retry later",
+                provider=self.name,
+                status=response.status_code,
             )
         return max(asked, min(backoff, self.retry.base_delay))
+
+
+def _as_is(response: httpx.Response) -> httpx.Response:
+    return response
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, Any] | None:

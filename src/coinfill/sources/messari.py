@@ -21,8 +21,8 @@ from datetime import date, timedelta
 import httpx
 import pandas as pd
 
-from coinfill.errors import ConfigurationError
 from coinfill.sources.blockchain_info import daily_points
+from coinfill.sources.faults import CredentialsRefusedError
 from coinfill.sources.http import (
     HttpSource,
     RetryPolicy,
@@ -37,6 +37,7 @@ SERIES_PATH = "/api/v1/assets/{asset}/metrics/{metric}/time-series"
 KEY_HEADER = "x-messari-api-key"
 CHUNK_DAYS = 2_000  # under the 5,000-point cap
 KEY_SETTING = "COINFILL_MESSARI_API_KEY"
+PROVIDER = "messari"
 
 
 class MessariError(SourceError):
@@ -63,7 +64,7 @@ class MessariClient:
     ) -> None:
         self.has_key = bool(api_key)
         self.http = HttpSource(
-            "messari",
+            PROVIDER,
             base_url,
             limiter or local_bucket("messari", 20 / 60),
             secrets=[api_key] if api_key else [],
@@ -85,7 +86,8 @@ class MessariClient:
         return self.http.requests
 
     def series(self, asset: str, metric: str, start: date, end: date) -> Iterator[SeriesValues]:
-        """Daily values on ``[start, end)``, in pieces under Messari's point cap."""
+        """Daily values on ``[start, end)``, in pieces under Messari's point cap, each piece
+        yielded as it arrives: a failure on a later one leaves the caller the earlier ones."""
         begin = start
         while begin < end:
             stop = min(begin + timedelta(days=CHUNK_DAYS), end)
@@ -99,31 +101,44 @@ class MessariClient:
             "end": (end - timedelta(days=1)).isoformat(),
             "interval": "1d",
         }
-        try:
-            response = self.http.get(path, params)
-        except SourceRequestError as exc:
-            raise self._explain(exc, asset, metric) from None
-        parsed = parse_series(response.content, self.http.describe(path, params))
-        days = parsed.values["day"]
-        inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
-        return SeriesValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+        what = self.http.describe(path, params)
 
-    def _explain(self, exc: SourceRequestError, asset: str, metric: str) -> Exception:
-        message = _message(exc.body)
+        def read(response: httpx.Response) -> SeriesValues:
+            # Parsed inside the retry loop: a cut-off or malformed 200 is asked again.
+            parsed = parse_series(response.content, what)
+            days = parsed.values["day"]
+            inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
+            return SeriesValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+
+        return self.http.fetch(
+            path, params, read, explain=lambda exc: self._explain(exc, asset, metric)
+        )
+
+    def _explain(self, exc: SourceRequestError, asset: str, metric: str) -> SourceError:
+        message = self.http.redact(_message(exc.body))
         if exc.status == 401:
             if not self.has_key:
-                return ConfigurationError(
+                return CredentialsRefusedError(
                     "messari answered 401: its API needs a key since the keyless API was "
                     f"closed — set {KEY_SETTING} (or the Prefect Secret block) or leave Messari "
-                    "out; CoinMetrics and blockchain.info need none"
+                    "out; CoinMetrics and blockchain.info need none",
+                    provider=PROVIDER,
+                    status=401,
+                    setting=KEY_SETTING,
                 )
-            return ConfigurationError(
-                f"messari rejected the key in {KEY_SETTING} (HTTP 401: {self.http.redact(message)})"
+            return CredentialsRefusedError(
+                f"messari rejected the key in {KEY_SETTING} (HTTP 401: {message}) — check "
+                f"{KEY_SETTING} or the Prefect Secret block holding it",
+                provider=PROVIDER,
+                status=401,
+                setting=KEY_SETTING,
             )
         if exc.status == 404:
             return MessariError(
                 f"messari: asset {asset!r} or metric {metric!r} not found ({message}) — fix the "
-                "asset key with `coinfill assets add <SYMBOL> --messari <KEY>`"
+                "asset key with `coinfill assets add <SYMBOL> --messari <KEY>`",
+                provider=PROVIDER,
+                status=404,
             )
         return exc
 
@@ -147,7 +162,8 @@ def parse_series(content: bytes, what: str) -> SeriesValues:
             raise TypeError("'data.values' is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise SourceResponseError(
-            f"messari: {what} answered an unexpected body ({exc}): {content[:120]!r}"
+            f"messari: {what} answered an unexpected body ({exc}): {content[:120]!r}",
+            provider=PROVIDER,
         ) from None
     pairs = [(v[0], v[1]) if isinstance(v, list) and len(v) >= 2 else (None, None) for v in values]
     days, malformed = daily_points(pairs, seconds_per_unit=1000)  # Messari: milliseconds

@@ -169,13 +169,14 @@ def global_limit(
     a :class:`ConfigurationError` in ``prefect`` mode."""
     if mode == "local":
         return None
-    problem = _global_limit_problem(name)
-    if problem is None:
+    found = _global_limit_problem(name)
+    if found is None:
         return PrefectRateLimit(name)
+    problem, creatable = found
     hint = (
         f"create it with `prefect gcl create {name} --limit {max(1, round(burst))} "
         f"--slot-decay-per-second {rate:g}` (Terraform does in production)"
-        if "no global concurrency limit" in problem or "no Prefect server" in problem
+        if creatable
         else "check PREFECT_API_URL and the server"
     )
     if mode == "prefect":
@@ -186,23 +187,24 @@ def global_limit(
     return None
 
 
-def _global_limit_problem(name: str) -> str | None:
-    """Why the global limit ``name`` cannot be used, or ``None`` when it can."""
+def _global_limit_problem(name: str) -> tuple[str, bool] | None:
+    """Why the global limit ``name`` cannot be used and whether creating it is the fix, or
+    ``None`` when it can be used."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
-        return "no Prefect server is configured (PREFECT_API_URL)"
+        return "no Prefect server is configured (PREFECT_API_URL)", True
     try:
         with get_client(sync_client=True) as client:
             limit = client.read_global_concurrency_limit_by_name(name)
     except ObjectNotFound:
-        return f"the Prefect server has no global concurrency limit '{name}'"
+        return f"the Prefect server has no global concurrency limit '{name}'", True
     except Exception as exc:  # an unreachable server must not stop a local run
-        return f"the Prefect server could not be asked ({type(exc).__name__}: {exc})"
+        return f"the Prefect server could not be asked ({type(exc).__name__}: {exc})", False
     if not limit.active:
-        return f"the global concurrency limit '{name}' is inactive"
+        return f"the global concurrency limit '{name}' is inactive", False
     if not limit.slot_decay_per_second:
-        return f"the global concurrency limit '{name}' has no slot decay, so it is no rate"
+        return f"the global concurrency limit '{name}' has no slot decay, so it is no rate", False
     return None
