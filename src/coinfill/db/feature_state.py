@@ -32,7 +32,10 @@ S = feature_refresh_state
 TRACKED: dict[str, tuple[Table, tuple[str, ...]]] = {
     "price_data_real": (price_data_real, ("symbol", "timestamp_iso", "timestamp")),
     "technical_indicators": (technical_indicators, ("symbol", "timestamp_iso")),
-    "macro_indicators": (macro_indicators, ("indicator_name", "indicator_date", "published_at")),
+    "macro_indicators": (
+        macro_indicators,
+        ("indicator_name", "indicator_date", "published_at", "value_known_at"),
+    ),
     "crypto_onchain_data": (crypto_onchain_data, ("symbol", "metric_date")),
     "news_articles": (news_articles, ("published_at", "symbols")),
 }

@@ -171,7 +171,7 @@ def save_availability(engine: Engine, entries: Iterable[Availability], now: date
             {
                 "symbol": e.symbol, "metric": e.metric, "source": e.source,
                 "first_date": e.first, "last_date": e.last, "status": e.status,
-                "detail": e.detail[:255], "checked_at": now,
+                "detail": e.detail[:255], "checked_at": e.checked_at or now,
             }
             for e in entries
         ]
@@ -193,13 +193,13 @@ def save_availability(engine: Engine, entries: Iterable[Availability], now: date
 def load_availability(engine: Engine, symbols: Sequence[str] | None) -> list[Availability]:
     v = onchain_availability
     query = select(v.c.symbol, v.c.metric, v.c.source, v.c.first_date, v.c.last_date,
-                   v.c.status, v.c.detail)  # fmt: skip
+                   v.c.status, v.c.detail, v.c.checked_at)  # fmt: skip
     if symbols is not None:
         query = query.where(v.c.symbol.in_(list(symbols)))
     with engine.connect() as conn:
         return [
-            Availability(s, m, src, _date(a), _date(b), st, d or "")
-            for s, m, src, a, b, st, d in conn.execute(query)
+            Availability(s, m, src, _date(a), _date(b), st, d or "", checked)
+            for s, m, src, a, b, st, d, checked in conn.execute(query)
         ]
 
 

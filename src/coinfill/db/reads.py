@@ -4,6 +4,8 @@ MySQL/MariaDB and PostgreSQL go through connectorx (Arrow): 3.3M price rows in ~
 ``pandas.read_sql`` over PyMySQL takes ~45 s (DESIGN §9). SQLite, the embedded default, is
 read through SQLAlchemy. connectorx takes no bound parameters, so statements are rendered with
 literal values; every value reaching them is typed (ints, datetimes) or a validated symbol.
+connectorx reports database errors as text only: a failed read is asked again through
+SQLAlchemy without rows, so that a refusal is classified by its code (:mod:`coinfill.db.errors`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 
+from coinfill.errors import CoinfillError
+
 
 def read_frame(engine: Engine, statement: Select[Any]) -> pd.DataFrame:
     """Run a SELECT and return a DataFrame with the statement's column names."""
@@ -27,9 +31,24 @@ def read_frame(engine: Engine, statement: Select[Any]) -> pd.DataFrame:
     sql = str(
         statement.compile(dialect=_literal_dialect(engine), compile_kwargs={"literal_binds": True})
     )
-    arrow: Any = cx.read_sql(_cx_url(engine), sql, return_type="arrow")
+    try:
+        arrow: Any = cx.read_sql(_cx_url(engine), sql, return_type="arrow")
+    except RuntimeError:
+        _raise_classified(engine, statement)
+        raise
     frame: pd.DataFrame = arrow.to_pandas()
     return frame.set_axis(names, axis=1)
+
+
+def _raise_classified(engine: Engine, statement: Select[Any]) -> None:
+    """Raise the classified error the same statement gets through SQLAlchemy, if any."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(statement.limit(0))
+    except CoinfillError:
+        raise
+    except Exception:  # not classified: the connectorx error stands
+        return
 
 
 def _literal_dialect(engine: Engine) -> Dialect:
