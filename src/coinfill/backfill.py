@@ -1,7 +1,10 @@
 """Backfill windows: typed, half-open ``[start, end)``, planned by a pure function.
 
 ``days=0`` means all history (the old ``BACKFILL_DAYS=0``); ``days=N`` the trailing N days up
-to now; ``start``/``end`` (dates or datetimes, UTC) replace ``days``.
+to now; ``start``/``end`` (dates or datetimes, UTC) replace ``days``. Stored times are unix-ms,
+so nothing lies before 1970: a ``days`` or ``start`` reaching before :data:`EPOCH` means all
+history, and an ``end`` in the last year a ``datetime`` can hold means no end (both keep the
+look-back and look-ahead arithmetic downstream clear of ``OverflowError``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from coinfill.errors import InputError
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
+EPOCH = datetime(1970, 1, 1)  # no stored time is older: windows reaching further mean "all"
+LAST_END = datetime(datetime.max.year, 1, 1)  # an end this late (or later) means "no end"
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,10 @@ def _as_naive_utc(value: date | datetime | str, name: str) -> datetime:
         except ValueError:
             raise InputError(f"{name}={value!r} is not an ISO date (YYYY-MM-DD)") from None
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        except OverflowError:
+            raise InputError(f"{name}={value.isoformat()} is out of range in UTC") from None
     return datetime(value.year, value.month, value.day)
 
 
@@ -94,9 +102,9 @@ def plan_window(
     if days is not None:
         if days < 0:
             raise InputError(f"days={days} is negative; use 0 for all history or N > 0")
-        if days == 0:
-            return Window(None, None, days=0)
         hour = now.replace(minute=0, second=0, microsecond=0)
+        if days == 0 or days > (hour - EPOCH).days:
+            return Window(None, None, days=0)
         return Window(hour - timedelta(days=days), None, days=days)
     begin = None if start is None else _as_naive_utc(start, "start")
     finish = None if end is None else _as_naive_utc(end, "end")
@@ -109,7 +117,10 @@ def plan_window(
             f"the window starting {_fmt(begin)} lies entirely in the future (now is "
             f"{now:%Y-%m-%dT%H:%M} UTC)"
         )
-    return Window(begin, finish)
+    return Window(
+        None if begin is not None and begin < EPOCH else begin,
+        None if finish is not None and finish >= LAST_END else finish,
+    )
 
 
 def parse_symbols(symbols: str | Iterable[str] | None) -> list[str] | None:

@@ -24,6 +24,9 @@ from coinfill.db.upsert import upsert
 from coinfill.demo import price_rows_from_bars
 from coinfill.errors import CoverageMissedError, InputError
 from coinfill.features.catalog import BIT
+from coinfill.macro.catalog import catalog
+from coinfill.macro.rows import to_rows
+from coinfill.sources.fred import Observation
 from coinfill.validation.report import OVERALL
 from flows.ml_features import ml_features
 from flows.technical_indicators import technical_indicators
@@ -377,3 +380,66 @@ def test_a_backfills_own_refresh_reads_changes_from_its_start_not_from_the_state
     stored = features(flow_db)
     expected = (first_prices(october)["symbol"] == "ETH").sum() + len(eth)
     assert (stored["symbol"] == "ETH").sum() == expected
+
+
+@SQLITE_ONLY
+def test_fred_holiday_rows_do_not_break_the_scheduled_refresh_and_carry_no_value(
+    flow_db: Engine, october: pd.DataFrame
+) -> None:
+    # VIX stored up to 10-13 and the feature table built; then a macro run stores 10-16 … 10-27
+    # as FRED lists it, two holidays (".") among the closes: rows with value NULL and no
+    # published_at, inserted in date order between rows that have values.
+    store_prices(flow_db, first_prices(october).query("symbol == 'ETH'"))
+    early = [d for d in data.VIX_DAYS if d <= date(2017, 10, 13)]
+    later = [d for d in data.VIX_DAYS if d > date(2017, 10, 13)]
+    holidays = {date(2017, 10, 16), date(2017, 10, 23)}
+    vix = catalog()["VIX"]
+
+    def fred(days: list[date]) -> pd.DataFrame:
+        observations = [
+            Observation(d, None if d in holidays else data.vix_value(d), d, date(9999, 12, 31))
+            for d in days
+        ]
+        return to_rows(vix, observations)
+
+    write_macro(flow_db, fred(early), now=datetime.now())
+    ml_features(days=0, enforce_coverage=False)
+    stored = fred(later)
+    assert stored.loc[stored["indicator_date"].isin(holidays), "published_at"].isna().all()
+    write_macro(flow_db, stored, now=datetime.now())
+
+    refresh = ml_features(enforce_coverage=False)
+
+    assert refresh.mode == "incremental" and not refresh.failures
+    assert refresh.changed["macro_indicators"] == len(later)
+    assert refresh.totals["updated"] > 0
+    # A holiday carries nothing: each row has the latest close published by t (NULL after
+    # 8 days), from the days that have a value.
+    closes = [d for d in data.VIX_DAYS if d not in holidays]
+    eth = features(flow_db)
+    expected = []
+    for t in eth["timestamp_iso"].dt.to_pydatetime():
+        known = [d for d in closes if data.vix_published(d) <= t]
+        fresh = known and t - datetime.combine(known[-1], datetime.min.time()) <= timedelta(days=8)
+        expected.append(data.vix_value(known[-1]) if fresh else math.nan)
+    np.testing.assert_array_equal(eth["vix"].to_numpy(dtype=float), expected)
+    assert eth["vix"].notna().sum() > 0
+    # … and the refresh wrote exactly what a full rebuild computes.
+    rebuild = ml_features(days=0, enforce_coverage=False)
+    written = (rebuild.totals["inserted"], rebuild.totals["updated"], rebuild.totals["removed"])
+    assert written == (0, 0, 0), rebuild.totals
+
+
+@SQLITE_ONLY
+def test_days_beyond_any_history_rebuild_all_history(
+    flow_db: Engine, october: pd.DataFrame
+) -> None:
+    prices = first_prices(october).query("symbol == 'ETH'")
+    store_prices(flow_db, prices)
+    technical_indicators(days=800_000, enforce_coverage=False)  # was OverflowError
+
+    huge = ml_features(days=800_000, enforce_coverage=False)
+
+    assert (huge.mode, huge.totals["inserted"]) == ("rebuild", len(prices))
+    assert huge.window == "all"
+    assert count(flow_db, "technical_indicators") == len(prices)

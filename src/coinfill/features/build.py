@@ -108,7 +108,7 @@ def compute(
     collected = news_in_window(rows["timestamp_iso"], inputs.news_seconds)
     rows["eligible_mask"] = eligible_mask(
         rows, inputs.history, inputs.servable, inputs.macro_sources, inputs.gold_first,
-        collected,
+        collected, inputs.bar,
     )  # fmt: skip
     # A count only means something where news was collected: elsewhere it is NULL, not 0.
     rows["sentiment_count_24h"] = rows["sentiment_count_24h"].where(collected)

@@ -42,6 +42,9 @@ RETURN_LAGS: dict[str, timedelta] = {
     "return_24h": timedelta(hours=24),
     "return_7d": timedelta(days=7),
 }
+# Volatility is the std of log returns over this step: p(t) / p(t − 1 h), on bars of 1 h or
+# finer whose interval divides it (coarser bars have no such returns: never eligible).
+LOG_RETURN_STEP = timedelta(hours=1)
 # Trailing window → the fewest hourly log returns it needs (three quarters of the hours).
 VOLATILITY_WINDOWS: dict[str, tuple[timedelta, int]] = {
     "volatility_24h": (timedelta(hours=24), 18),
@@ -137,7 +140,8 @@ def _price_features() -> list[Feature]:
                 f"simple return p(t) / p(t − {hours} h) − 1",
                 "price_data_real",
                 f"the row exactly {hours} h earlier; NULL if absent",
-                f"the symbol's first price is at or before t − {hours} h",
+                f"the bar interval divides {hours} h and the symbol's first price is at or "
+                f"before t − {hours} h",
             )
         )
     for name, (window, least) in VOLATILITY_WINDOWS.items():
@@ -149,7 +153,8 @@ def _price_features() -> list[Feature]:
                 f"sample std of hourly log returns over (t − {hours} h, t], not annualised",
                 "price_data_real",
                 f"trailing rows; needs ≥ {least} of {hours} returns",
-                f"the symbol's first price is at or before t − {hours} h",
+                f"the bar interval divides 1 h and the symbol's first price is at or before "
+                f"t − {hours} h",
             )
         )
     return out

@@ -4,7 +4,8 @@
   the on-chain volatility's eligibility 8);
   the gold symbol's price: every symbol's rows in [t, t + 2 h];
 - a technical row: its own feature row;
-- a macro observation: every symbol from its first publication until it is too old to use;
+- a macro observation: every symbol from its first publication until it is too old to use
+  (a row with nothing published, FRED's "." holiday, affects nothing);
 - an on-chain day: its symbol from the day's end until the age limit after it;
 - an article: every symbol in [published, published + 24 h] (counts depend on any news);
 - a change in what on-chain sources serve: the changed days of that symbol, plus the age limit.
@@ -63,11 +64,7 @@ def affected(
         parts.append(_frame(technical["symbol"], t, t + TICK))
     macro = changed.get("macro_indicators")
     if macro is not None and not macro.empty:
-        wanted = {i: macro_max_age(series[i]) for i in MACRO_INDICATORS.values() if i in series}
-        macro = macro.loc[macro["indicator_name"].isin(wanted) & macro["published_at"].notna()]
-        limit = pd.to_timedelta(macro["indicator_name"].map(wanted))
-        observed = _times(macro["indicator_date"])
-        parts.append(_frame(ALL, _times(macro["published_at"]), observed + limit + DAY))
+        parts.append(_macro_changes(macro, series))
     onchain = changed.get("crypto_onchain_data")
     if onchain is not None and not onchain.empty:
         day = _times(onchain["metric_date"])
@@ -85,6 +82,21 @@ def affected(
             [], pd.Series([], dtype="datetime64[us]"), pd.Series([], dtype="datetime64[us]")
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _macro_changes(macro: pd.DataFrame, series: Mapping[str, MacroSeries]) -> pd.DataFrame:
+    """Every symbol from the first moment the row's value was readable (its first release, or
+    the latest value's when only that is known — the events of ``pointintime.macro_events``)
+    until the value is too old to use. A row never readable (FRED's "." holidays: no value,
+    no release time) makes no event, so it affects no feature row."""
+    wanted = {i: macro_max_age(series[i]) for i in MACRO_INDICATORS.values() if i in series}
+    macro = macro.loc[macro["indicator_name"].isin(wanted)].reset_index(drop=True)
+    known = _times(macro["published_at"])
+    if "value_known_at" in macro:
+        known = known.fillna(_times(macro["value_known_at"]))
+    limit = pd.to_timedelta(macro["indicator_name"].map(wanted)).reset_index(drop=True)
+    end = _times(macro["indicator_date"]) + limit + DAY
+    return _frame(ALL, known, end).dropna(subset=["start"])
 
 
 def intervals(

@@ -1,8 +1,10 @@
 """Which cells of a feature row can have a value: the denominator of the features suite.
 
-A NULL is a miss only where a value could exist: the price history reaches back far enough for
-a return, the technical warm-up is over, the macro series has a source, a source's catalogue
-serves the asset's on-chain metric for the days usable at t, news was collected in the window.
+A NULL is a miss only where a value could exist: the bars' interval has a bar at the return's
+lag (1 d bars have no 1 h return, nor the hourly log returns volatility needs) and the price
+history reaches back far enough for it, the technical warm-up is over, the macro series has a
+source, a source's catalogue serves the asset's on-chain metric for the days usable at t, news
+was collected in the window.
 The answer is one bit per measured column (``catalog.BIT``), stored as ``eligible_mask``.
 """
 
@@ -19,6 +21,7 @@ from coinfill.db.schema import TECHNICAL_COLUMNS
 from coinfill.features.catalog import (
     BIT,
     GOLD_FEATURE,
+    LOG_RETURN_STEP,
     MACRO_INDICATORS,
     ONCHAIN_MAX_AGE,
     RATIOS,
@@ -34,6 +37,13 @@ ALWAYS = ("current_price", "high_24h", "low_24h", "volume_usd_24h")
 NEVER = datetime(9999, 12, 31)
 # price_volatility_7d needs the 8 midnight closes ending on its day.
 VOLATILITY_HISTORY = timedelta(days=8)
+HOURLY = timedelta(hours=1)
+
+
+def on_grid(lag: timedelta, bar: timedelta) -> bool:
+    """Whether bars ``bar`` apart (closing on multiples of it) have one exactly ``lag`` before
+    each bar: a lag that is a whole number of bars."""
+    return lag % bar == timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -93,11 +103,14 @@ def eligible_mask(
     macro_sources: Mapping[str, bool],
     gold_first: datetime | None,
     news_in_window: np.ndarray,
+    bar: timedelta = HOURLY,
 ) -> np.ndarray:
     """``rows`` (symbol, timestamp_iso and the computed values) → int64 mask per row.
 
     ``macro_sources``: per macro indicator, whether it has a source; ``news_in_window``: per
-    row, whether any article was collected in its trailing 24 hours.
+    row, whether any article was collected in its trailing 24 hours; ``bar``: the interval of
+    the price bars (``price_features`` only computes a return whose lag is a whole number of
+    bars, and volatility only from hourly log returns).
     """
     n = len(rows)
     t = rows["timestamp_iso"].to_numpy(dtype="datetime64[us]")
@@ -111,9 +124,9 @@ def eligible_mask(
         add(name, True)
     first = history.nth(symbols, 0)
     for name, lag in RETURN_LAGS.items():
-        add(name, first <= t - np.timedelta64(lag))
+        add(name, on_grid(lag, bar) & (first <= t - np.timedelta64(lag)))
     for name, (span, _) in VOLATILITY_WINDOWS.items():
-        add(name, first <= t - np.timedelta64(span))
+        add(name, on_grid(LOG_RETURN_STEP, bar) & (first <= t - np.timedelta64(span)))
     warm = {name: t >= history.nth(symbols, WARMUP[name]) for name in TECHNICAL_COLUMNS}
     for name in TECHNICAL_COLUMNS:
         add(name, warm[name])

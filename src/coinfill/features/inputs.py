@@ -21,11 +21,12 @@ from coinfill.features.catalog import (
     SENTIMENT_WINDOW,
     macro_max_age,
 )
-from coinfill.features.eligibility import History, Servable
+from coinfill.features.eligibility import HOURLY, History, Servable
 from coinfill.features.pointintime import KNOWN, OBSERVED, VALUE, effective, macro_events
 from coinfill.features.price_features import seconds_of
 from coinfill.indicators import WARMUP
 from coinfill.macro.catalog import MacroSeries
+from coinfill.prices.grid import interval_ms
 
 FIRST_PRICES = max(WARMUP.values()) + 1
 POSITIVE = "positive"
@@ -42,6 +43,7 @@ class Inputs:
     news_seconds: np.ndarray  # every article's publication time, ascending
     servable: Servable
     history: History
+    bar: timedelta = HOURLY  # the price bars' interval: which returns can exist
 
 
 def load_inputs(
@@ -51,8 +53,11 @@ def load_inputs(
     since: datetime | None,
     end: datetime | None,
     gold_symbol: str,
+    interval: str = "1h",
 ) -> Inputs:
-    """Read the run-wide inputs for rows of ``symbols`` in ``[since, end)``."""
+    """Read the run-wide inputs for rows of ``symbols`` in ``[since, end)``; ``interval`` is
+    the price bars' (``settings.price_interval``)."""
+    bar = timedelta(milliseconds=interval_ms(interval))
     used = {f: i for f, i in MACRO_INDICATORS.items() if f != GOLD_FEATURE and i in series}
     rows = db.macro_rows(engine, list(used.values()))
     macro = {
@@ -76,6 +81,7 @@ def load_inputs(
         news_seconds=np.sort(seconds_of(news["published_at"])),
         servable=Servable.from_availability(load_availability(engine, list(symbols))),
         history=history,
+        bar=bar,
     )
 
 

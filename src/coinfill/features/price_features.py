@@ -13,7 +13,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from coinfill.features.catalog import RETURN_LAGS, VOLATILITY_WINDOWS
+from coinfill.features.catalog import LOG_RETURN_STEP, RETURN_LAGS, VOLATILITY_WINDOWS
 
 # Symbol code × this + unix seconds: sorted by symbol, then time (seconds < 1e10 until 2286).
 SYMBOL_STRIDE = 10**10
@@ -58,7 +58,7 @@ def price_features(rows: pd.DataFrame) -> pd.DataFrame:
         value[has] = price[has] / price[earlier[has]] - 1.0
         out[name] = value
 
-    previous = lookup(keys, keys - 3600)
+    previous = lookup(keys, keys - int(LOG_RETURN_STEP.total_seconds()))
     log_return = np.full(len(keys), np.nan)
     has = previous >= 0
     log_return[has] = np.log(price[has] / price[previous[has]])

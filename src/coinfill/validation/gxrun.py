@@ -183,15 +183,20 @@ def validate(
         overall = float((target_overrides or {}).get(contract.name, contract.target))
         report.columns.insert(0, overall_coverage(contract.table, report.columns, overall))
     if key is not None:
-        follows = contract.rows_follow_prices or contract.rows_follow_bars
-        rows = report.columns[0].non_null if follows else 0
-        report.rules.insert(
-            0,
-            RuleResult(
-                contract.table, f"{unique_rule(contract)} (database key {key})", rows, 0, True
-            ),
-        )
+        # The database enforces the key on every row: the rule covers the rows validated.
+        rule = f"{unique_rule(contract)} (database key {key})"
+        report.rules.insert(0, RuleResult(contract.table, rule, scope_rows(result), 0, True))
     return report
+
+
+def scope_rows(result: ExpectationSuiteValidationResult) -> int:
+    """How many rows the suite validated: the batch's row count, which every column
+    expectation reports as ``element_count`` (each suite has one: "not in the future")."""
+    for r in result.results:
+        count = r.result.get("element_count")
+        if count is not None:
+            return int(count)
+    return 0
 
 
 def _examples(
