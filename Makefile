@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 comma := ,
 EXTRAS := $(if $(strip $(TORCH)),dev$(comma)transformer,dev)
 
-.PHONY: venv demo test up down bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news lint clean
+.PHONY: venv demo test up down bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news bench-faults lint clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,7 @@ up: $(STAMP)
 down:
 	infra/local/stack.sh down
 
-bench: bench-technical bench-macro bench-prices bench-onchain bench-features bench-news
+bench: bench-technical bench-macro bench-prices bench-onchain bench-features bench-news bench-faults
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)
@@ -57,6 +57,9 @@ bench-features: $(STAMP)
 
 bench-news: $(STAMP)
 	$(PY) bench/news_bench.py $(NEWS_BENCH_ARGS)
+
+bench-faults: $(STAMP)
+	$(PY) bench/faults_bench.py $(FAULTS_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows expectations tests bench

@@ -14,30 +14,21 @@ and the run ends Failed; the other symbols are written.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from uuid import UUID
+from datetime import date, datetime
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
-from coinfill.backfill import Window, chunked, plan_window, to_ms
-from coinfill.config import database_url
+from coinfill.backfill import Window, chunked, to_ms
 from coinfill.db.assets import add_missing_defaults, count_assets, set_history_starts
-from coinfill.db.engine import make_engine
 from coinfill.db.prices import grid_stats
 from coinfill.db.queries import analyze
-from coinfill.macro.catalog import catalog
+from coinfill.outcomes import stop_if_provider_stopped
 from coinfill.prices.collect import Clients, SymbolResult, collect_chunk
 from coinfill.prices.coverage import expected_bars
 from coinfill.prices.grid import align_up, interval_ms
@@ -45,15 +36,17 @@ from coinfill.prices.plan import PricePlan, SymbolPlan, plan_all
 from coinfill.prices.select import choose_assets, learn_listings, unknown_symbol_message
 from coinfill.prices.summary import PriceRunSummary
 from coinfill.secrets import optional_secret
-from coinfill.settings import Settings, load_settings
+from coinfill.settings import Settings
 from coinfill.sources.binance import BinanceClient
 from coinfill.sources.binance_weight import WeightBudget
 from coinfill.sources.coingecko import CoinGeckoClient
 from coinfill.sources.ratelimit import global_limit, make_limiter
 from coinfill.validation.report import SuiteReport, render
-from expectations.contracts import validate_overrides
+from flows.chunks import run_chunks
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_run
 from flows.refresh import refresh_features_after
 
 FLOW_NAME = "crypto-prices"
@@ -91,6 +84,7 @@ def fetch_chunk(
     task_runner=ThreadPoolTaskRunner(max_workers=16),  # type: ignore[arg-type]
     validate_parameters=True,
 )
+@interruptible
 def crypto_prices(
     days: int | None = None,
     start: date | None = None,
@@ -110,15 +104,11 @@ def crypto_prices(
     ``interval`` to ``COINFILL_PRICE_INTERVAL`` (1h); ``dry_run`` publishes the plan only.
     """
     logger = get_run_logger()
-    settings = load_settings()
-    targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
+    opening = open_run(days, start, end, coverage_targets, lambda s: s.prices_scheduled_days)
+    settings, targets, now, window, engine = opening
     interval = interval or settings.price_interval
     step = interval_ms(interval)
-    now = datetime.now(UTC).replace(tzinfo=None)
     now_ms = to_ms(now)
-    window = plan_window(days, start, end, now=now, default_days=settings.prices_scheduled_days)
-    engine = make_engine(database_url(settings))
     summary = PriceRunSummary(window.label, interval, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
@@ -127,15 +117,25 @@ def crypto_prices(
     summary.symbols = len(assets) + len(unknown)
     summary.results += [SymbolResult(s, "", "", error=unknown_symbol_message(s)) for s in unknown]
     clients = _clients(settings)
-    if clients.binance is not None:
+    if dry_run:
+        # A dry run plans from the database alone: it needs no network.
+        summary.notes.append(
+            "dry run: planned from the database only — Binance listing dates not yet learned "
+            "are not asked, so bars before a pair's listing may be counted as missing"
+        )
+    elif clients.binance is not None:
         assets, learned, probe_errors = learn_listings(
             clients.binance, assets, interval, step, settings.price_fetch_workers
         )
-        if learned and not dry_run:
+        if learned:
             set_history_starts(engine, learned)
         summary.results += [
-            SymbolResult(s, "binance", "", requests=1, error=e) for s, e in probe_errors.items()
+            SymbolResult(s, "binance", "", requests=1, error=str(e), fault=e.fault)
+            for s, e in probe_errors.items()
         ]
+        stop_if_provider_stopped(
+            [clients.binance.http.stopped], "symbols", len(probe_errors), len(assets)
+        )
         assets = [a for a in assets if a.symbol not in probe_errors]
     start_ms = None if window.start is None else align_up(to_ms(window.start), step)
     stored = grid_stats(engine, [a.symbol for a in assets], start_ms, window.end_ms, step)
@@ -222,40 +222,33 @@ def _run_chunks(
     window: Window,
     before_write: Callable[[], object],
 ) -> list[SymbolResult]:
-    """Chunks of symbols as tasks, a bounded number in flight; a failed chunk names its
-    symbols (the written batches of it stay)."""
+    """Chunks of symbols on the shared runner; a failed chunk names its symbols (the written
+    batches of it stay)."""
     chunks = chunked([p.symbol for p in plan.to_fetch], settings.price_chunk_symbols)
     by_symbol = {p.symbol: p for p in plan.to_fetch}
-    progress = create_progress_artifact(0.0, description=f"crypto-prices {window.label}")
-    pending: deque[list[str]] = deque(chunks)
-    in_flight: dict[PrefectFuture[list[SymbolResult]], list[str]] = {}
-    results: list[SymbolResult] = []
-    done = 0
-    while pending or in_flight:
-        while pending and len(in_flight) < settings.max_parallel_chunks:
-            names = pending.popleft()
-            label = names[0] if len(names) == 1 else f"{names[0]}..{names[-1]}"
-            future = fetch_chunk.submit(
-                label, [by_symbol[s] for s in names], clients, engine, interval,
-                plan.step, now, settings, before_write,
-            )  # fmt: skip
-            in_flight[future] = names
-        future = next(as_completed(list(in_flight)))
-        names = in_flight.pop(future)
-        future.wait()
-        if future.state.is_completed():
-            results += future.result()
-        else:
-            error = future.state.message or "failed"
-            results += [SymbolResult(s, by_symbol[s].source or "", "", error=error) for s in names]
-            _stop_on_configuration_error(error, pending)
-        done += 1
-        if isinstance(progress, UUID):
-            update_progress_artifact(progress, 100.0 * done / len(chunks))
+    results, failures = run_chunks(
+        fetch_chunk,
+        chunks,
+        lambda names: (
+            names[0] if len(names) == 1 else f"{names[0]}..{names[-1]}",
+            [by_symbol[s] for s in names],
+            clients,
+            engine,
+            interval,
+            plan.step,
+            now,
+            settings,
+            before_write,
+        ),
+        settings,
+        f"crypto-prices {window.label}",
+    )
+    for failure in failures:
+        results += [
+            SymbolResult(s, by_symbol[s].source or "", "", error=failure.error)
+            for s in failure.symbols
+        ]
+    stopped = [c.http.stopped for c in (clients.binance, clients.coingecko) if c is not None]
+    failed = sum(1 for r in results if r.error)
+    stop_if_provider_stopped(stopped, "symbols", failed, len(plan.to_fetch))
     return results
-
-
-def _stop_on_configuration_error(error: str, pending: deque[list[str]]) -> None:
-    """A refused location (451) or key fails every symbol alike: stop instead of repeating."""
-    if "COINFILL_BINANCE_BASE_URL" in error or "COINFILL_COINGECKO_API_KEY" in error:
-        pending.clear()

@@ -13,42 +13,35 @@ coverage before and after; a miss, or a series that failed, fails the run (store
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
-from uuid import UUID
+from datetime import date, datetime
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
-from coinfill.backfill import day_span, plan_window
-from coinfill.config import database_url
-from coinfill.db.engine import make_engine
+from coinfill.backfill import day_span
 from coinfill.db.macro import stored_dates
-from coinfill.errors import ConfigurationError
 from coinfill.macro.catalog import catalog, choose
 from coinfill.macro.collect import MacroRunSummary, SeriesResult, collect_series
 from coinfill.macro.coverage import coverage_calendar, macro_contract
 from coinfill.macro.plan import SeriesPlan, plan_all
+from coinfill.outcomes import stop_if_provider_stopped
 from coinfill.secrets import resolve_secret
-from coinfill.settings import Settings, load_settings
+from coinfill.settings import Settings
 from coinfill.sources.fred import FredClient
 from coinfill.sources.ratelimit import make_limiter
 from coinfill.validation.report import SuiteReport, render
-from expectations.contracts import validate_overrides
+from flows.chunks import run_chunks
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_run
 from flows.refresh import refresh_features_after
 
 FLOW_NAME = "macro-indicators"
 SUITE = "macro"
-BAD_KEY = "api_key"  # FRED's 400 message for a wrong or missing key names the variable
 
 
 @task(name="fred-series", task_run_name="fred-{indicator}", cache_policy=NO_CACHE)
@@ -59,11 +52,12 @@ def fetch_series(
     plan: SeriesPlan,
     now: datetime,
     before_write: Callable[[], object],
-) -> SeriesResult:
-    return collect_series(client, engine, plan, now, before_write)
+) -> list[SeriesResult]:
+    return [collect_series(client, engine, plan, now, before_write)]
 
 
 @flow(name=FLOW_NAME, flow_run_name=run_namer("macro"), validate_parameters=True)
+@interruptible
 def macro_indicators(
     days: int | None = None,
     start: date | None = None,
@@ -81,13 +75,9 @@ def macro_indicators(
     the plan and writes nothing; ``enforce_coverage=false`` makes a coverage miss a warning.
     """
     logger = get_run_logger()
-    settings = load_settings()
-    targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
-    now = datetime.now(UTC).replace(tzinfo=None)
-    window = plan_window(days, start, end, now=now, default_days=settings.macro_scheduled_days)
+    opening = open_run(days, start, end, coverage_targets, lambda s: s.macro_scheduled_days)
+    settings, targets, now, window, engine = opening
     chosen = choose(catalog(settings.macro_series), indicators)
-    engine = make_engine(database_url(settings))
     first_day, end_day = day_span(window.start, window.end)
     names = [s.indicator_name for s in chosen]
     plan = plan_all(
@@ -125,12 +115,7 @@ def macro_indicators(
             description=f"per series, window {window.label}",
         )
     create_markdown_artifact(summary.markdown(), key="macro-indicators-summary")
-    failed = (
-        f"{len(summary.failed)} of {len(summary.results)} series failed (the others were "
-        "written): " + "; ".join(f"{r.indicator}: {r.error}" for r in summary.failed)
-        if summary.failed
-        else None
-    )
+    failed = summary.failure_message()
     refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,
@@ -146,7 +131,7 @@ def _collect(
     now: datetime,
     before_write: Callable[[], object],
 ) -> list[SeriesResult]:
-    """Fetch each planned series in turn (the rate limit makes parallel requests pointless)."""
+    """Each planned series a chunk of the shared runner; the FRED rate limit paces them."""
     logger = get_run_logger()
     api_key = resolve_secret(
         "FRED API key",
@@ -157,28 +142,25 @@ def _collect(
     )
     limiter = make_limiter("fred", settings.fred_requests_per_second, settings.rate_limiter)
     logger.info("FRED rate limit: %s", limiter.describe())
-    todo = [p for p in plans if p.fetch]
-    progress = create_progress_artifact(0.0, description="macro-indicators: series fetched")
-    results: list[SeriesResult] = []
+    todo = {p.series.indicator_name: p for p in plans if p.fetch}
     with FredClient(
-        api_key,
-        settings.fred_base_url,
-        limiter,
-        timeout=settings.fred_timeout_seconds,
+        api_key, settings.fred_base_url, limiter, timeout=settings.fred_timeout_seconds
     ) as client:
-        for done, plan in enumerate(todo, start=1):
-            name = plan.series.indicator_name
-            state = fetch_series(name, client, engine, plan, now, before_write, return_state=True)
-            if state.is_completed():
-                results.append(state.result())
-            else:
-                error = state.message or "failed"
-                results.append(SeriesResult(name, plan.series.series_id or "", error=error))
-                if BAD_KEY in error:
-                    raise ConfigurationError(
-                        f"{error} — check the Prefect Secret block "
-                        f"'{settings.fred_api_key_block}' or COINFILL_FRED_API_KEY"
-                    )
-            if isinstance(progress, UUID):
-                update_progress_artifact(progress, 100.0 * done / len(todo))
+        client.key_block = settings.fred_api_key_block
+        results, failures = run_chunks(
+            fetch_series,
+            [[name] for name in todo],
+            lambda names: (names[0], client, engine, todo[names[0]], now, before_write),
+            settings,
+            "macro-indicators: series fetched",
+        )
+        stopped = client.http.stopped
+    for failure in failures:
+        plan = todo[failure.symbols[0]]
+        series = plan.series
+        results.append(
+            SeriesResult(series.indicator_name, series.series_id or "", error=failure.error)
+        )
+    failed = sum(1 for r in results if r.error)
+    stop_if_provider_stopped([stopped], "series", failed, len(results))
     return results

@@ -25,9 +25,7 @@ from sqlalchemy import Engine
 
 from coinfill.assets import resolve_symbols
 from coinfill.backfill import plan_window
-from coinfill.config import database_url
 from coinfill.db.bulkwrite import WriteMethod
-from coinfill.db.engine import make_engine
 from coinfill.db.feature_state import save_marks
 from coinfill.db.queries import analyze
 from coinfill.features.build import FeatureReport, Scope, build_chunk
@@ -40,7 +38,9 @@ from coinfill.validation.report import render
 from expectations.contracts import validate_overrides
 from flows.chunks import chunks_failed, run_chunks
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_database
 
 FLOW_NAME = "ml-features"
 SUITE = "features"
@@ -67,6 +67,7 @@ def build_features_chunk(
     task_runner=ThreadPoolTaskRunner(max_workers=16),  # type: ignore[arg-type]
     validate_parameters=True,
 )
+@interruptible
 def ml_features(
     days: int | None = None,
     start: date | None = None,
@@ -95,7 +96,7 @@ def ml_features(
     now = datetime.now(UTC).replace(tzinfo=None)
     scheduled = days is None and start is None and end is None
     window = None if scheduled else plan_window(days, start, end, now=now, default_days=1)
-    engine = make_engine(database_url(settings))
+    engine = open_database(settings)
     chosen = resolve_symbols(engine, symbols, max_assets)
     plan = plan_features(
         engine, series, chosen, None if window is None else (window.start, window.end),
@@ -112,7 +113,10 @@ def ml_features(
     summary = FeaturesSummary(label, plan.mode, dry_run, len(plan.symbols), len(chunks),
                               plan.changed)  # fmt: skip
     if plan.symbols:
-        inputs = load_inputs(engine, series, plan.symbols, w_start, w_end, settings.gold_symbol)
+        inputs = load_inputs(
+            engine, series, plan.symbols, w_start, w_end, settings.gold_symbol,
+            interval=settings.price_interval,
+        )  # fmt: skip
         summary.reports, summary.failures = run_chunks(
             build_features_chunk,
             chunks,

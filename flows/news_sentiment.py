@@ -23,9 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from coinfill.backfill import Window, plan_window
-from coinfill.config import database_url
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
-from coinfill.db.engine import make_engine
 from coinfill.db.news import (
     count_to_score,
     daily_counts,
@@ -33,6 +31,7 @@ from coinfill.db.news import (
     feed_validators,
     model_counts,
 )
+from coinfill.errors import ConfigurationError
 from coinfill.news.articles import Window as Accept
 from coinfill.news.collect import (
     NEWSAPI,
@@ -55,8 +54,11 @@ from coinfill.sources.ratelimit import make_limiter
 from coinfill.tables import markdown_table
 from coinfill.validation.report import SuiteReport, render
 from expectations.contracts import validate_overrides
+from flows.chunks import run_step
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_database
 from flows.refresh import refresh_features_after
 
 FLOW_NAME = "news-sentiment"
@@ -74,6 +76,7 @@ def run_scoring(model: str, step: Callable[[], ScoreResult]) -> ScoreResult:
 
 
 @flow(name=FLOW_NAME, flow_run_name=run_namer("news"), validate_parameters=True)
+@interruptible
 def news_sentiment(
     days: int | None = None,
     start: date | None = None,
@@ -99,7 +102,7 @@ def news_sentiment(
     window = plan_window(days, start, end, now=now, default_days=settings.news_scheduled_days)
     chosen = choose_feeds(settings.news_feeds, feeds)
     scorer = _scorer(settings)
-    engine = make_engine(database_url(settings))
+    engine = open_database(settings)
     summary = NewsRunSummary(window.label, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
@@ -211,14 +214,12 @@ def _collect(
 
 
 def _step(label: str, source: str, step: Callable[[], SourceResult]) -> SourceResult:
-    state = run_source(label, step, return_state=True)
-    if state.is_completed():
-        result: SourceResult = state.result()
-        return result
-    error = state.message or "failed"
-    if "COINFILL_NEWSAPI_KEY" in error:
-        state.result()  # re-raises: a refused key refuses every request, so the run stops
-    return SourceResult(source, label, error=error)
+    def failed(message: str, error: BaseException | None) -> SourceResult:
+        if isinstance(error, ConfigurationError):
+            raise error  # a refused NewsAPI key refuses every day alike (the feeds ran first)
+        return SourceResult(source, label, error=message)
+
+    return run_step(run_source, label, step, failed)
 
 
 def _publish(engine: Engine, summary: NewsRunSummary, window: Window) -> None:

@@ -14,7 +14,7 @@ The on-chain suite measures values ÷ servable asset-days before and after.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 
 from prefect import flow, get_run_logger, task
@@ -23,13 +23,22 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
-from coinfill.backfill import check_cap, day_span, parse_symbols, plan_window
-from coinfill.config import database_url
+from coinfill.backfill import check_cap, day_span, parse_symbols
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
-from coinfill.db.engine import make_engine
-from coinfill.db.onchain import asset_ids, filled_days, save_availability, source_counts
-from coinfill.macro.catalog import catalog
-from coinfill.onchain.availability import AssetIds, Availability, by_series
+from coinfill.db.onchain import (
+    asset_ids,
+    filled_days,
+    load_availability,
+    save_availability,
+    source_counts,
+)
+from coinfill.onchain.availability import (
+    AssetIds,
+    Availability,
+    by_series,
+    hold_unavailable,
+    refused,
+)
 from coinfill.onchain.availability import summary as availability_summary
 from coinfill.onchain.clients import OnchainClients, availability, make_clients
 from coinfill.onchain.collect import (
@@ -50,12 +59,15 @@ from coinfill.onchain.metrics import (
     MESSARI,
 )
 from coinfill.onchain.plan import OnchainPlan, fallback_days, gap_days, plan_onchain
-from coinfill.settings import Settings, load_settings
+from coinfill.settings import Settings
+from coinfill.sources.faults import SourceError
 from coinfill.tables import markdown_table
 from coinfill.validation.report import SuiteReport, render
-from expectations.contracts import validate_overrides
+from flows.chunks import run_step
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_run
 from flows.refresh import refresh_features_after
 
 FLOW_NAME = "onchain-metrics"
@@ -63,11 +75,12 @@ SUITE = "onchain"
 
 
 @task(name="onchain-fetch", task_run_name="{label}", cache_policy=NO_CACHE)
-def run_step(label: str, step: Callable[[], SourceResult]) -> SourceResult:
+def fetch_step(label: str, step: Callable[[], SourceResult]) -> SourceResult:
     return step()
 
 
 @flow(name=FLOW_NAME, flow_run_name=run_namer("onchain"), validate_parameters=True)
+@interruptible
 def onchain_metrics(
     days: int | None = None,
     start: date | None = None,
@@ -86,13 +99,9 @@ def onchain_metrics(
     CoinMetrics catalogue and publishes the plan, writing nothing.
     """
     logger = get_run_logger()
-    settings = load_settings()
-    targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
-    now = datetime.now(UTC).replace(tzinfo=None)
+    opening = open_run(days, start, end, coverage_targets, lambda s: s.onchain_scheduled_days)
+    settings, targets, now, window, engine = opening
     today = now.date()
-    window = plan_window(days, start, end, now=now, default_days=settings.onchain_scheduled_days)
-    engine = make_engine(database_url(settings))
     summary = OnchainRunSummary(window.label, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
@@ -107,6 +116,9 @@ def onchain_metrics(
     clients = make_clients(settings)
     try:
         entries, found = availability(clients, list(ids.values()), today)
+        entries = hold_unavailable(
+            entries, load_availability(engine, chosen), now, settings.unavailable_recheck_days
+        )
         summary.results += [
             SourceResult(COINMETRICS, f"catalogue: asset '{a}'", error=_unknown_cm(a, ids))
             for a in sorted(found.unknown)
@@ -146,13 +158,7 @@ def onchain_metrics(
     after = before if dry_run else coverage("after").result()
     summary.coverage = render(after, before)
     _publish(engine, summary, chosen, first, stop)
-    failed = [r for r in summary.results if r.error]
-    message = (
-        f"{len(failed)} step(s) failed (the others were written): "
-        + "; ".join(f"{r.source} {r.what}: {r.error}" for r in failed)
-        if failed
-        else None
-    )
+    message = summary.failure_message()
     refresh_features_after(refresh_features, dry_run, now)
     conclude(
         engine, FLOW_NAME, before, after,
@@ -186,7 +192,7 @@ def _collect(
     for i, cm_request in enumerate(plan.coinmetrics, start=1):
         step = partial(collect_coinmetrics, clients.coinmetrics, engine, cm_request, now)
         result = _step(f"coinmetrics-{i}-of-{len(plan.coinmetrics)}", COINMETRICS, step)
-        _learn_forbidden(entries, cm_request.assets, result.forbidden)
+        _learn_forbidden(entries, cm_request.assets, result.forbidden, now, settings)
         results.append(result)
     # blockchain.info fills the Bitcoin days CoinMetrics left empty once it had its chance.
     series = by_series(entries)
@@ -206,23 +212,27 @@ def _collect(
             step = partial(collect_messari, clients.messari, engine, request, now)
             result = _step(f"messari-{request.symbol}-{request.metric}", MESSARI, step)
             results.append(result)
-            if result.error and "COINFILL_MESSARI_API_KEY" in result.error:
-                break  # a refused key refuses every request alike
+            if result.fault is not None and result.fault.stops_provider:
+                break  # a refused key (or an outage) refuses every request alike
     step = partial(compute_volatility, engine, chosen, plan.start, plan.end, now)
     results.append(_step("volatility", COMPUTED, step))
     return results
 
 
 def _step(label: str, source: str, step: Callable[[], SourceResult]) -> SourceResult:
-    state = run_step(label, step, return_state=True)
-    if state.is_completed():
-        result: SourceResult = state.result()
-        return result
-    return SourceResult(source, label, error=state.message or "failed")
+    def failed(message: str, error: BaseException | None) -> SourceResult:
+        fault = error.fault if isinstance(error, SourceError) else None
+        return SourceResult(source, label, error=message, fault=fault)
+
+    return run_step(fetch_step, label, step, failed)
 
 
 def _learn_forbidden(
-    entries: list[Availability], assets: tuple[AssetIds, ...], forbidden: set[tuple[str, str]]
+    entries: list[Availability],
+    assets: tuple[AssetIds, ...],
+    forbidden: set[tuple[str, str]],
+    now: datetime,
+    settings: Settings,
 ) -> None:
     """A 403 for an asset's metric: that series has no free CoinMetrics source after all."""
     symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in assets}
@@ -233,10 +243,8 @@ def _learn_forbidden(
                 and symbols.get(asset) == entry.symbol
                 and metric_name in BY_COLUMN[entry.metric].coinmetrics
             ):
-                entries[i] = Availability(
-                    entry.symbol, entry.metric, COINMETRICS, None, None, "forbidden",
-                    f"{metric_name}: 403, not in the free tier",
-                )  # fmt: skip
+                reason = f"{metric_name}: 403, not in the free tier"
+                entries[i] = refused(entry, reason, now, settings.unavailable_recheck_days)
 
 
 def _sources(entries: list[Availability]) -> str:

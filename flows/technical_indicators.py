@@ -11,7 +11,7 @@ parallelism, Prefect retries), report per symbol, fail honestly.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -23,20 +23,17 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
 from coinfill.assets import resolve_symbols
-from coinfill.backfill import Window, chunked, plan_window, symbols_per_chunk
-from coinfill.config import database_url
+from coinfill.backfill import Window, chunked, symbols_per_chunk
 from coinfill.db.bulkwrite import WriteMethod
-from coinfill.db.engine import make_engine
 from coinfill.db.queries import analyze
-from coinfill.macro.catalog import catalog
 from coinfill.runs import RunSummary
-from coinfill.settings import load_settings
 from coinfill.technical import SymbolReport, backfill_chunk
 from coinfill.validation.report import render
-from expectations.contracts import validate_overrides
 from flows.chunks import chunks_failed, run_chunks
 from flows.coverage import conclude, measure_coverage
+from flows.lifecycle import interruptible
 from flows.naming import run_namer
+from flows.opening import open_run
 from flows.refresh import refresh_features_after
 
 FLOW_NAME = "technical-indicators"
@@ -73,6 +70,7 @@ def compute_chunk(
     task_runner=ThreadPoolTaskRunner(max_workers=16),  # type: ignore[arg-type]
     validate_parameters=True,
 )
+@interruptible
 def technical_indicators(
     days: int | None = None,
     start: date | None = None,
@@ -94,12 +92,8 @@ def technical_indicators(
     ``COINFILL_COVERAGE_TARGETS``.
     """
     logger = get_run_logger()
-    settings = load_settings()
-    targets = {**settings.coverage_targets, **(coverage_targets or {})}
-    validate_overrides(targets, {"macro": list(catalog(settings.macro_series))})
-    now = datetime.now(UTC).replace(tzinfo=None)
-    window = plan_window(days, start, end, now=now, default_days=settings.scheduled_days)
-    engine = make_engine(database_url(settings))
+    opening = open_run(days, start, end, coverage_targets, lambda s: s.scheduled_days)
+    settings, targets, now, window, engine = opening
     chosen = resolve_symbols(engine, symbols, max_assets)
     before = measure_coverage(
         engine, SUITE, "before", window.start, window.end, chosen, now, targets

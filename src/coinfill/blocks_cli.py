@@ -56,11 +56,18 @@ def register(
 
 
 def _save(document: object, name: str, overwrite: bool) -> None:
-    try:
-        document.save(name, overwrite=overwrite, _sync=True)  # type: ignore[attr-defined]
-    except ValueError as exc:
-        if "already in use" not in str(exc):
-            raise
+    if not overwrite and _exists(document, name):
         out.print(f"block document {name} exists (kept; --overwrite replaces it)")
         return
+    document.save(name, overwrite=overwrite, _sync=True)  # type: ignore[attr-defined]
     out.print(f"saved block document {name}")
+
+
+def _exists(document: object, name: str) -> bool:
+    """Whether a block document of this type and name is stored (Prefect raises ValueError
+    for a name it cannot find)."""
+    try:
+        type(document).load(name, _sync=True)  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    return True

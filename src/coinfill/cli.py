@@ -17,6 +17,7 @@ from coinfill.blocks_cli import blocks_app
 from coinfill.cli_common import DateOpt, out
 from coinfill.cli_common import fail as _fail
 from coinfill.cli_common import settings_or_exit as _settings
+from coinfill.cli_flow import DEBUG_ENV, run_flows
 from coinfill.config import database_url
 from coinfill.db.engine import make_engine, safe_url
 from coinfill.db.history import history
@@ -35,6 +36,18 @@ app.add_typer(db_app, name="db")
 app.add_typer(run_app, name="run")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(assets_app, name="assets")
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show every log line and traceback (or COINFILL_DEBUG=1)."),
+    ] = False,
+) -> None:
+    """coinfill: collect, backfill and validate crypto ML data."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 @db_app.command("upgrade")
@@ -114,25 +127,30 @@ def demo() -> None:
     from flows.technical_indicators import technical_indicators
 
     settings = _settings()
+    try:
+        engine = make_engine(database_url(settings))
+        upgrade(engine)
+        loaded = load_demo_prices(engine, settings.demo_data_dir)
+    except CoinfillError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"prices: {loaded.inserted:,} inserted, {loaded.updated:,} updated, "
+        f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
+    )
     # The demo reads the bundled news archive, never the live feeds (it runs offline); the
     # flow reads its settings itself, so the archive is set for this command only.
     configured = os.environ.get("COINFILL_NEWS_FEEDS")
     os.environ["COINFILL_NEWS_FEEDS"] = json.dumps({"demo-archive": archive_feed_url()})
     try:
-        engine = make_engine(database_url(settings))
-        upgrade(engine)
-        loaded = load_demo_prices(engine, settings.demo_data_dir)
-        out.print(
-            f"prices: {loaded.inserted:,} inserted, {loaded.updated:,} updated, "
-            f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
+        summary, news, features = run_flows(
+            lambda: (
+                technical_indicators(days=0),
+                news_sentiment(days=0),
+                # Offline there is no macro or on-chain data: the features suite reports the
+                # gap instead of failing the demo.
+                ml_features(days=0, enforce_coverage=False),
+            )
         )
-        summary = technical_indicators(days=0)
-        news = news_sentiment(days=0)
-        # Offline there is no macro or on-chain data: the features suite reports the gap
-        # instead of failing the demo.
-        features = ml_features(days=0, enforce_coverage=False)
-    except CoinfillError as exc:
-        raise _fail(exc) from None
     finally:
         if configured is None:
             os.environ.pop("COINFILL_NEWS_FEEDS", None)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from coinfill.errors import CoinfillError
 from coinfill.settings import Settings, load_settings
@@ -18,7 +19,8 @@ DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%d
 
 
 def fail(exc: CoinfillError, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    """One ``error:`` line on stderr, whatever the message's own line breaks or brackets."""
+    err.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", highlight=False)
     return typer.Exit(code)
 
 

@@ -3,16 +3,13 @@ Prefect deployments run)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import typer
 
-from coinfill.backfill import parse_symbols, plan_window
-from coinfill.cli_common import DateOpt, out
-from coinfill.cli_common import fail as _fail
-from coinfill.errors import BackfillFailedError, CoinfillError
+from coinfill.backfill import parse_symbols
+from coinfill.cli_common import DateOpt
+from coinfill.cli_flow import run_flow_command
 
 run_app = typer.Typer(help="Run a collector's flow in-process.", no_args_is_help=True)
 
@@ -24,28 +21,6 @@ EnforceOpt = Annotated[
         help="Fail the run when coverage after it misses its target.",
     ),
 ]
-
-
-class _Summary(Protocol):
-    coverage: str
-
-    def markdown(self) -> str: ...
-
-
-def _run_flow(
-    days: int | None, start: datetime | None, end: datetime | None, run: Callable[[], _Summary]
-) -> None:
-    """Check the window before Prefect starts (a typo fails fast and plainly), run, report."""
-    try:
-        plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
-        summary = run()
-    except BackfillFailedError as exc:
-        raise _fail(exc, code=1) from None
-    except CoinfillError as exc:
-        raise _fail(exc) from None
-    out.print(summary.markdown(), highlight=False)
-    out.print("\ncoverage before → after:", highlight=False)
-    out.print(summary.coverage, highlight=False)
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -70,7 +45,7 @@ def run_technical(
     """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger), coverage checked."""
     from flows.technical_indicators import technical_indicators
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,
@@ -102,7 +77,7 @@ def run_macro(
     """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
     from flows.macro_indicators import macro_indicators
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,
@@ -138,7 +113,7 @@ def run_prices(
     """Collect price bars from Binance (CoinGecko for the rest), gap-driven, coverage checked."""
     from flows.crypto_prices import crypto_prices
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,
@@ -170,7 +145,7 @@ def run_onchain(
     """Collect on-chain metrics (CoinMetrics, blockchain.info fallback), coverage checked."""
     from flows.onchain_metrics import onchain_metrics
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,
@@ -198,7 +173,7 @@ def run_features(
     """Build the point-in-time feature table; without a window, only what changed."""
     from flows.ml_features import ml_features
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,
@@ -226,7 +201,7 @@ def run_sentiment(
     """Collect news (RSS/Atom feeds, NewsAPI.org with a key) and score its sentiment."""
     from flows.news_sentiment import news_sentiment
 
-    _run_flow(
+    run_flow_command(
         days,
         start,
         end,

@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     onchain_scheduled_days: int = Field(
         default=7, ge=1, description="Window of the scheduled (4-hourly) on-chain run."
     )
+    unavailable_recheck_days: int = Field(
+        default=7,
+        ge=0,
+        description="Days a series a provider's tier refused (CoinMetrics 403) is not asked "
+        "again; then it is re-checked.",
+    )
     onchain_fallback_after_days: int = Field(
         default=2,
         ge=1,

@@ -3,6 +3,7 @@ write, its provenance columns, filled days, daily closes, stored availability, c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -235,21 +236,23 @@ def test_volatility_days_match_the_computed_values_on_real_prices(
 
 
 def test_availability_round_trips_and_is_replaced_per_symbol_and_source(engine: Engine) -> None:
+    learned = NOW - timedelta(days=3)  # a refusal keeps the date it was learned
     first = [
         Availability("BTC", ACT, COINMETRICS, date(2010, 7, 17), day(0)),
-        Availability("BTC", FLOW, COINMETRICS, None, None, "forbidden", "x" * 300),
+        Availability("BTC", FLOW, COINMETRICS, None, None, "forbidden", "x" * 300, learned),
         Availability("BTC", ACT, BLOCKCHAIN_INFO, date(2009, 1, 3), day(1)),
         Availability("ETH", ACT, COINMETRICS, date(2015, 8, 8), day(0)),
     ]
     save_availability(engine, first, NOW)
+    stamped = [e if e.checked_at else replace(e, checked_at=NOW) for e in first]
     got = sorted(load_availability(engine, None), key=repr)
-    assert got == sorted([*first[:1], *first[2:], Availability(
-        "BTC", FLOW, COINMETRICS, None, None, "forbidden", "x" * 255)], key=repr)  # fmt: skip
-    assert load_availability(engine, ["ETH"]) == [first[3]]
+    assert got == sorted([*stamped[:1], *stamped[2:], replace(stamped[1], detail="x" * 255)],
+                         key=repr)  # fmt: skip
+    assert load_availability(engine, ["ETH"]) == [stamped[3]]
     newer = [Availability("BTC", TX, COINMETRICS, day(-5), day(2))]
     save_availability(engine, newer, NOW)
     assert sorted(load_availability(engine, ["BTC"]), key=repr) == sorted(
-        [first[2], newer[0]], key=repr
+        [stamped[2], replace(newer[0], checked_at=NOW)], key=repr
     )
     save_availability(engine, [], NOW)
     assert len(load_availability(engine, None)) == 3

@@ -194,3 +194,61 @@ def test_dry_run_plans_and_writes_nothing(
     assert "Plan for" in summary.plan and "coinmetrics" in summary.plan
     assert stored(flow_db).empty
     assert cm.stats()["requests_by_path"].get("/v4/timeseries/asset-metrics", 0) == 0
+
+
+# -- unavailable: a series the tier refuses (403) waits for its re-check ---------------------
+
+
+REFUSED = ("sol", "TxCnt")  # the catalogue lists it, the data endpoint answers 403
+
+
+@pytest.fixture
+def refusing(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoinMetrics]:
+    with (
+        FakeCoinMetrics(cm_assets(), rate_limit=None, hide_from_catalog={REFUSED}) as cm,
+        FakeBlockchainInfo() as bi,
+    ):
+        monkeypatch.setenv("COINFILL_COINMETRICS_BASE_URL", cm.url)
+        monkeypatch.setenv("COINFILL_BLOCKCHAIN_INFO_BASE_URL", bi.url)
+        monkeypatch.setenv("COINFILL_RATE_LIMITER", "local")
+        monkeypatch.setenv("COINFILL_COINMETRICS_REQUESTS_PER_6S", "1000")
+        monkeypatch.setenv("COINFILL_BLOCKCHAIN_INFO_SECONDS_PER_REQUEST", "0.01")
+        yield cm
+
+
+def asked_for_the_refused_series(cm: FakeCoinMetrics) -> int:
+    asset, metric = REFUSED
+    return sum(
+        1
+        for r in cm.requests
+        if r.path.endswith("/timeseries/asset-metrics")
+        and asset in r.params.get("assets", "").split(",")
+        and metric in r.params.get("metrics", "").split(",")
+    )
+
+
+def test_given_a_refused_metric_then_it_is_recorded_and_not_asked_until_its_recheck(
+    refusing: FakeCoinMetrics,
+    flow_db: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    onchain_metrics(days=20, symbols=["SOL"], enforce_coverage=False)
+    assert asked_for_the_refused_series(refusing) == 1
+    with flow_db.connect() as conn:
+        status, detail = conn.execute(
+            text(
+                "SELECT status, detail FROM onchain_availability "
+                "WHERE symbol = 'SOL' AND metric = 'transaction_count_24h'"
+            )
+        ).one()
+    assert status == "forbidden"
+    assert "403, not in the free tier; unavailable since" in detail and "asked again from" in detail
+
+    refusing.requests.clear()
+    onchain_metrics(days=20, symbols=["SOL"], enforce_coverage=False)
+    assert asked_for_the_refused_series(refusing) == 0  # held until its re-check date
+
+    refusing.requests.clear()
+    monkeypatch.setenv("COINFILL_UNAVAILABLE_RECHECK_DAYS", "0")
+    onchain_metrics(days=20, symbols=["SOL"], enforce_coverage=False)
+    assert asked_for_the_refused_series(refusing) == 1  # re-checked

@@ -160,6 +160,8 @@ def test_terraform_filled_the_defaults(template: dict[str, Any]) -> None:
         "HOME": "/tmp",
         "PREFECT_HOME": "/tmp/.prefect",
         "XDG_CACHE_HOME": "/tmp/.cache",
+        # Heartbeats for the heartbeat-lost automation (test_flow_run_liveness.py).
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
     }
 
 

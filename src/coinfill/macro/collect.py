@@ -12,7 +12,9 @@ from sqlalchemy import Engine
 from coinfill.db.macro import write_rows
 from coinfill.macro.plan import SeriesPlan
 from coinfill.macro.rows import to_rows
-from coinfill.sources.fred import FredClient
+from coinfill.outcomes import ItemFailure, failure_line
+from coinfill.sources.faults import Fault, SourceError
+from coinfill.sources.fred import FredClient, Observation
 from coinfill.tables import markdown_table
 
 
@@ -29,6 +31,7 @@ class SeriesResult:
     unchanged: int = 0
     seconds: float = 0.0
     error: str | None = None
+    fault: Fault | None = None
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -53,20 +56,38 @@ def collect_series(
     now: datetime,
     before_write: Callable[[], object] = lambda: None,
 ) -> SeriesResult:
-    """Fetch the planned range (every page) and upsert it; a source error propagates.
+    """Fetch the planned range (every page) and upsert it.
 
-    ``before_write`` blocks until writing may start (the "before" coverage has been measured).
+    A source error ends the series with its kind in the result (the flow decides what it means
+    for the run); pages received before it are written all the same (``partial: n of m
+    pages``). ``before_write`` blocks until writing may start (the "before" coverage ran).
     """
     series = plan.series
     result = SeriesResult(series.indicator_name, series.series_id or "")
     began, requests = time.monotonic(), client.requests
-    observations = client.observations(
-        series.series_id or "",
-        plan.fetch_start,
-        plan.fetch_end,
-        units=series.units,
-        vintages=series.point_in_time == "first_release",
-    )
+    observations: list[Observation] = []
+    received = expected = 0
+    try:
+        for page in client.pages(
+            series.series_id or "",
+            plan.fetch_start,
+            plan.fetch_end,
+            units=series.units,
+            vintages=series.point_in_time == "first_release",
+        ):
+            observations += page.observations
+            received, expected = page.number, page.pages
+    except SourceError as exc:
+        result.fault = exc.fault
+        result.error = str(exc)
+        if not observations:
+            result.requests = client.requests - requests
+            result.seconds = time.monotonic() - began
+            return result
+        result.error = f"partial: {received} of {max(expected, received + 1)} pages, then {exc}"
+        # The last day received may be cut between its vintages: leave it to the re-run.
+        last = observations[-1].day
+        observations = [o for o in observations if o.day != last]
     rows = to_rows(series, observations)
     before_write()
     counts = write_rows(engine, rows, now=now)
@@ -100,6 +121,10 @@ class MacroRunSummary:
     @property
     def failed(self) -> list[SeriesResult]:
         return [r for r in self.results if r.error]
+
+    def failure_message(self) -> str | None:
+        failures = [ItemFailure(r.indicator, r.error or "", r.fault) for r in self.failed]
+        return failure_line("series", failures, len(self.results))
 
     def markdown(self) -> str:
         dry = " (dry run: nothing written)" if self.dry_run else ""

@@ -177,6 +177,8 @@ def collect_newsapi_day(
                 declared_language=client.language, seen=seen,
             )  # fmt: skip
         batch.warning = f"not every result was read: {found.truncated}" if found.truncated else None
+        if found.error is not None:  # a later page failed: the pages read before it are stored
+            result.error = f"partial: {found.pages} page(s) read, then {found.error}"
         _store(engine, batch, result, window.now)
     result.seconds = time.monotonic() - began
     return result

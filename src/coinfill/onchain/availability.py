@@ -10,8 +10,8 @@ A metric no free source serves for an asset is stored too (``absent``, ``forbidd
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from coinfill.onchain.metrics import (
     BITCOIN_GENESIS,
@@ -23,6 +23,7 @@ from coinfill.onchain.metrics import (
 from coinfill.sources.coinmetrics import Catalog
 
 AVAILABLE = "available"
+FORBIDDEN = "forbidden"  # the provider's tier refuses it (CoinMetrics 403): "unavailable"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Availability:
     last: date | None
     status: str = AVAILABLE
     detail: str = ""
+    checked_at: datetime | None = None  # when the status was learned (kept while it holds)
 
     def days(self, start: date, end: date) -> list[date]:
         """The available days within ``[start, end)``."""
@@ -91,6 +93,31 @@ def _catalog_entry(
     firsts = [s.first for s in spans if s is not None]
     lasts = [s.last for s in spans if s is not None]
     return AVAILABLE, "", max(firsts), min(lasts)
+
+
+def hold_unavailable(
+    entries: Sequence[Availability],
+    stored: Iterable[Availability],
+    now: datetime,
+    recheck_days: int,
+) -> list[Availability]:
+    """``entries`` with the series a provider refused within the last ``recheck_days`` kept
+    refused (with the date it refused them): they are not asked again before their re-check,
+    even though the catalogue lists them (DESIGN §10, "unavailable")."""
+    cutoff = now - timedelta(days=recheck_days)
+    held = {
+        (e.symbol, e.metric, e.source): e
+        for e in stored
+        if e.status == FORBIDDEN and e.checked_at is not None and e.checked_at > cutoff
+    }
+    return [held.get((e.symbol, e.metric, e.source), e) for e in entries]
+
+
+def refused(entry: Availability, reason: str, now: datetime, recheck_days: int) -> Availability:
+    """The entry of a series the provider refused just now, with when it is asked again."""
+    again = (now + timedelta(days=recheck_days)).date()
+    detail = f"{reason}; unavailable since {now:%Y-%m-%d}, asked again from {again}"
+    return replace(entry, first=None, last=None, status=FORBIDDEN, detail=detail, checked_at=now)
 
 
 def blockchain_info(assets: Sequence[AssetIds], today: date) -> list[Availability]:

@@ -23,8 +23,10 @@ from coinfill.onchain.metrics import (
 )
 from coinfill.onchain.plan import CoinMetricsRequest, MessariRequest
 from coinfill.onchain.volatility import close_days, daily_volatility
+from coinfill.outcomes import ItemFailure, failure_line
 from coinfill.sources.blockchain_info import BlockchainInfoClient
 from coinfill.sources.coinmetrics import CoinMetricsClient
+from coinfill.sources.faults import Fault, SourceError
 from coinfill.sources.messari import MessariClient
 from coinfill.tables import markdown_table
 
@@ -45,6 +47,7 @@ class SourceResult:
     other_source: int = 0
     seconds: float = 0.0
     error: str | None = None
+    fault: Fault | None = None
     forbidden: set[tuple[str, str]] = field(default_factory=set)
     unknown: set[str] = field(default_factory=set)
 
@@ -62,6 +65,11 @@ class SourceResult:
             "seconds": round(self.seconds, 1),
             "error": self.error or "",
         }
+
+    def failed(self, exc: SourceError, pieces: int = 0) -> None:
+        """A source error ended this step; ``pieces`` received before it are still written."""
+        self.fault = exc.fault
+        self.error = f"partial: {pieces} request(s) received, then {exc}" if pieces else str(exc)
 
     def record(self, frame: pd.DataFrame, engine: Engine, now: datetime) -> None:
         counts = write_values(engine, frame, now=now)
@@ -81,7 +89,14 @@ def collect_coinmetrics(
     symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in request.assets}
     result = SourceResult(COINMETRICS, f"{len(symbols)} assets {request.start}..{request.end}")
     began, requests = time.monotonic(), client.requests
-    rows = client.asset_metrics(list(symbols), request.metrics, request.start, request.end)
+    try:
+        rows = client.asset_metrics(list(symbols), request.metrics, request.start, request.end)
+    except SourceError as exc:
+        result.failed(exc)
+        result.requests = client.requests - requests
+        return result
+    if rows.error is not None:  # a later page failed: what arrived is written
+        result.failed(rows.error, rows.pages)
     result.requests = client.requests - requests
     result.malformed, result.forbidden, result.unknown = (
         rows.malformed,
@@ -121,10 +136,13 @@ def collect_fallback(
     began, requests = time.monotonic(), client.requests
     wanted = set(days)
     frames = []
-    for start, end in day_ranges(days, MERGE_GAP_DAYS):
-        for piece in client.chart(chart, start, end):
-            result.malformed += piece.malformed
-            frames.append(piece.values[piece.values["day"].isin(wanted)])
+    try:
+        for start, end in day_ranges(days, MERGE_GAP_DAYS):
+            for piece in client.chart(chart, start, end):
+                result.malformed += piece.malformed
+                frames.append(piece.values[piece.values["day"].isin(wanted)])
+    except SourceError as exc:
+        result.failed(exc, len(frames))
     result.requests = client.requests - requests
     out = series_rows(symbol, metric, BLOCKCHAIN_INFO, frames)
     result.values = len(out)
@@ -140,9 +158,14 @@ def collect_messari(
     result = SourceResult(MESSARI, f"{request.symbol} {metric.messari}")
     began, requests = time.monotonic(), client.requests
     frames = []
-    for piece in client.series(request.asset_key, metric.messari or "", request.start, request.end):
-        result.malformed += piece.malformed
-        frames.append(piece.values)
+    try:
+        for piece in client.series(
+            request.asset_key, metric.messari or "", request.start, request.end
+        ):
+            result.malformed += piece.malformed
+            frames.append(piece.values)
+    except SourceError as exc:
+        result.failed(exc, len(frames))
     result.requests = client.requests - requests
     out = series_rows(request.symbol, metric.column, MESSARI, frames)
     result.values = len(out)
@@ -201,6 +224,11 @@ class OnchainRunSummary:
     @property
     def failed(self) -> list[SourceResult]:
         return [r for r in self.results if r.error]
+
+    def failure_message(self) -> str | None:
+        failures = [ItemFailure(f"{r.source} {r.what}", r.error or "", r.fault)
+                    for r in self.failed]  # fmt: skip
+        return failure_line("steps", failures, len(self.results))
 
     def markdown(self) -> str:
         dry = " (dry run: nothing written)" if self.dry_run else ""

@@ -21,12 +21,13 @@ from sqlalchemy import Engine
 
 from coinfill.backfill import to_ms
 from coinfill.db.prices import write_prices
+from coinfill.interrupts import STOP
 from coinfill.prices.grid import DAY_MS
 from coinfill.prices.plan import SymbolPlan
 from coinfill.prices.rows import empty_rows, finite, rows_from_klines, rows_from_points
-from coinfill.sources.binance import BinanceClient
+from coinfill.sources.binance import PAGE_BARS, BinanceClient
 from coinfill.sources.coingecko import CoinGeckoClient
-from coinfill.sources.http import SourceError
+from coinfill.sources.faults import Fault, SourceError
 
 WRITE_LOCK = threading.Lock()
 
@@ -46,6 +47,7 @@ class SymbolResult:
     seconds: float = 0.0
     history_start_ms: int | None = None  # learned: the source has nothing before this
     error: str | None = None
+    fault: Fault | None = None  # the kind of ``error`` when a source caused it
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -69,6 +71,18 @@ class Clients:
     coingecko: CoinGeckoClient | None = None
 
 
+class PartialFetchError(Exception):
+    """A later request of a range failed: the rows of the pages received before it are kept
+    (written like any others) and the failure is reported as ``partial: n of m pages``."""
+
+    def __init__(self, rows: pd.DataFrame, pages: int, expected: int, cause: SourceError):
+        super().__init__(str(cause))
+        self.rows, self.pages, self.expected, self.cause = rows, pages, expected, cause
+
+    def describe(self) -> str:
+        return f"partial: {self.pages} of {self.expected} pages, then {self.cause}"
+
+
 @dataclass
 class Fetched:
     rows: pd.DataFrame
@@ -86,9 +100,14 @@ def fetch_symbol(
     fetch_range = _binance_range if plan.source == "binance" else _coingecko_range
     try:
         for write, fetch in zip(plan.ranges, plan.fetch_ranges, strict=True):
+            if STOP:  # interrupted: what was fetched is written, the rest waits for a re-run
+                break
             frames.append(fetch_range(clients, plan, result, interval, step, now_ms, write, fetch))
+    except PartialFetchError as exc:
+        frames.append(exc.rows)
+        result.error, result.fault = exc.describe(), exc.cause.fault
     except SourceError as exc:
-        result.error = str(exc)
+        result.error, result.fault = str(exc), exc.fault
     result.seconds = time.monotonic() - began
     rows = pd.concat(frames, ignore_index=True) if frames else empty_rows()
     return Fetched(finite(rows), result)
@@ -107,12 +126,24 @@ def _binance_range(
     client = clients.binance
     assert client is not None, "a Binance plan without a Binance client"
     pages = []
-    for page in client.klines(plan.source_id, interval, *fetch):
-        result.requests += 1
-        result.malformed += page.malformed
-        pages.append(page.bars)
+    failed: SourceError | None = None
+    try:
+        for page in client.klines(plan.source_id, interval, *fetch):
+            result.requests += 1
+            result.malformed += page.malformed
+            pages.append(page.bars)
+    except SourceError as exc:
+        if not pages:
+            raise
+        failed = exc
     bars = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame()
     result.bars += len(bars)
+    if failed is not None:
+        # Rows up to the last bar received (its close, included): later ones wait for a re-run.
+        last = int(bars["open_time"].max()) + step + 1
+        rows = rows_from_klines(plan.symbol, bars, step, write[0], min(write[1], last), now_ms)
+        expected = max(len(pages) + 1, -(-(fetch[1] - fetch[0]) // (step * PAGE_BARS)))
+        raise PartialFetchError(rows, len(pages), expected, failed)
     newest = int(bars["open_time"].max()) + step if not bars.empty else None
     due = min(write[1], (now_ms // step) * step + step) - step
     if plan.span is not None and write[1] >= plan.span[1] and (newest or 0) < due - DAY_MS:
@@ -143,12 +174,28 @@ def _coingecko_range(
     client = clients.coingecko
     assert client is not None, "a CoinGecko plan without a CoinGecko client"
     charts = []
-    for chart in client.chart(plan.source_id, fetch[0], fetch[1] + step, daily=interval == "1d"):
-        result.requests += 1
-        result.malformed += chart.malformed
-        charts.append(chart.points)
+    failed: SourceError | None = None
+    try:
+        for chart in client.chart(
+            plan.source_id, fetch[0], fetch[1] + step, daily=interval == "1d"
+        ):
+            result.requests += 1
+            result.malformed += chart.malformed
+            charts.append(chart.points)
+    except SourceError as exc:
+        if not charts:
+            raise
+        failed = exc
     points = pd.concat(charts, ignore_index=True) if charts else pd.DataFrame()
     result.bars += len(points)
+    if failed is not None:
+        last = -(-int(points["ms"].max()) // step) * step + 1 if not points.empty else write[0]
+        rows = (
+            rows_from_points(plan.symbol, points, step, write[0], min(write[1], last), now_ms)
+            if not points.empty
+            else empty_rows()
+        )
+        raise PartialFetchError(rows, len(charts), len(charts) + 1, failed)
     if plan.span is not None and write[0] == plan.span[0] and not points.empty:
         first = -(-int(points["ms"].min()) // step) * step
         if first > write[0] + DAY_MS:  # nothing for a day after the asked start: the listing

@@ -41,7 +41,7 @@ def unknown_symbol_message(symbol: str) -> str:
 
 def learn_listings(
     client: BinanceClient, assets: Sequence[AssetSource], interval: str, step: int, workers: int
-) -> tuple[list[AssetSource], dict[str, int], dict[str, str]]:
+) -> tuple[list[AssetSource], dict[str, int], dict[str, SourceError]]:
     """Ask Binance for the first bar of each pair whose history start is not known yet (one
     weight-2 request each, once per asset): a coin listed in March then has no missing
     January bars. Returns the assets with their starts, the starts learned, and errors."""
@@ -49,11 +49,11 @@ def learn_listings(
     if not unknown:
         return list(assets), {}, {}
 
-    def probe(asset: AssetSource) -> tuple[str, int | None, str | None]:
+    def probe(asset: AssetSource) -> tuple[str, int | None, SourceError | None]:
         try:
             first = client.first_open(asset.source_id, interval)
         except SourceError as exc:
-            return asset.symbol, None, str(exc)
+            return asset.symbol, None, exc
         return asset.symbol, None if first is None else first + step, None
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="listing") as pool:

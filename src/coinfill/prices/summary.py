@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from coinfill.outcomes import ItemFailure, failure_line
 from coinfill.prices.collect import SymbolResult
 from coinfill.tables import markdown_table
 
@@ -29,13 +30,8 @@ class PriceRunSummary:
         return [r for r in self.results if r.error]
 
     def failure_message(self) -> str | None:
-        if not self.failed:
-            return None
-        return (
-            f"{len(self.failed)} of {max(self.symbols, len(self.results))} symbols failed "
-            "(the others were "
-            "written): " + "; ".join(f"{r.symbol}: {r.error}" for r in self.failed)
-        )
+        failures = [ItemFailure(r.symbol, r.error or "", r.fault) for r in self.failed]
+        return failure_line("symbols", failures, max(self.symbols, len(self.results)))
 
     def markdown(self) -> str:
         dry = " (dry run: nothing written)" if self.dry_run else ""
