@@ -160,7 +160,7 @@ def main() -> None:
         results["SIGINT to the process group"] = interrupt(url, home, signal.SIGINT)
         results["SIGTERM to the process"] = interrupt(url, home, signal.SIGTERM)
         results["read-only database user"] = run(
-            ["run", "technical", "--days", "0", "--symbols", "T01"],
+            ["run", "technical", "--days", "0", "--symbols", SYMBOLS[-1]],
             environment(read_only_user(url), home),
         )
     recreate_database(url, create=False)

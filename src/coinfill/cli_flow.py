@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -143,6 +144,8 @@ def _interrupted(message: str) -> typer.Exit:
 
 
 def _fail(exc: Exception, code: int, hint: str | None = None) -> typer.Exit:
+    if debugging():  # --debug: where it came from, then the same line
+        traceback.print_exception(exc, file=sys.stderr)
     what = str(exc) if isinstance(exc, CoinfillError) else f"{type(exc).__name__}: {exc}"
     err.print(f"[red]error:[/red] {escape(_one_line(what))}", highlight=False)
     if hint:
