@@ -17,8 +17,9 @@ from coinfill.db.engine import make_engine
 from coinfill.errors import BackfillFailedError, ConfigurationError, CoverageMissedError, InputError
 from coinfill.macro.calendar import known_at
 from flows.macro_indicators import macro_indicators
+from flows.ml_features import ml_features
 from tests.fakes.fred_server import FakeFred, SeriesSpec
-from tests.helpers import run_artifacts
+from tests.helpers import run_artifacts, store_prices
 
 TODAY = datetime.now(UTC).date()
 HOLIDAY = date(2025, 12, 25)
@@ -300,3 +301,41 @@ def test_a_user_added_series_is_collected_and_measured_with_its_own_target(
     assert "| US_M2 | " in summary.coverage and "100.0 % | ≥ 100 % | ✅" in summary.coverage
     with pytest.raises(InputError, match=r"'US_M3' is not a measured column of macro"):
         macro_indicators(days=400, coverage_targets={"macro.US_M3": 90})
+
+
+def test_a_macro_run_with_holiday_rows_then_the_feature_refresh_completes(
+    fred: FakeFred, flow_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FRED answers "." on market holidays; the refresh the macro run triggers (and the
+    scheduled one after it) used to crash on those rows (`All arrays must be of the same length`)."""
+    weekdays = [TODAY - timedelta(days=n) for n in range(5, 20)]
+    holidays = frozenset([d for d in weekdays if d.weekday() < 5][:2])
+    fred.series["VIXCLS"] = SeriesSpec(
+        "VIXCLS", "d", date(2000, 1, 3), base=15.0, holidays=holidays
+    )
+    first_hour = datetime.combine(TODAY - timedelta(days=25), datetime.min.time())
+    prices = pd.DataFrame(
+        {
+            "symbol": "BTC",
+            "timestamp_iso": [first_hour + timedelta(hours=h) for h in range(24 * 24)],
+            "current_price": [30_000.0 + 10 * h for h in range(24 * 24)],
+        }
+    )
+    prices["timestamp"] = prices["timestamp_iso"].map(
+        lambda t: int(t.replace(tzinfo=UTC).timestamp() * 1000)
+    )
+    prices["high_24h"] = prices["low_24h"] = prices["current_price"]
+    prices["volume_usd_24h"], prices["data_source"] = 1.0, "test"
+    store_prices(flow_db, prices)
+
+    macro_indicators(days=30, indicators=["VIX"], refresh_features=True, enforce_coverage=False)
+    assert stored(flow_db, "VIX")["missing"].sum() == len(holidays)  # the "." rows are stored
+    ml_features(symbols=["BTC"], enforce_coverage=False)  # the scheduled refresh, after it
+
+    with flow_db.connect() as conn:
+        filled = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM ml_features_materialized WHERE symbol = 'BTC' AND vix IS NOT NULL"
+            )
+        ).scalar_one()
+    assert filled > 0

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -25,11 +26,12 @@ from coinfill.interrupts import STOP
 from coinfill.prices.grid import DAY_MS
 from coinfill.prices.plan import SymbolPlan
 from coinfill.prices.rows import empty_rows, finite, rows_from_klines, rows_from_points
-from coinfill.sources.binance import PAGE_BARS, BinanceClient
-from coinfill.sources.coingecko import CoinGeckoClient
+from coinfill.sources.binance import PAGE_BARS, BinanceClient, KlinePage
+from coinfill.sources.coingecko import ChartPoints, CoinGeckoClient
 from coinfill.sources.faults import Fault, SourceError
 
 WRITE_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,6 +85,21 @@ class PartialFetchError(Exception):
         return f"partial: {self.pages} of {self.expected} pages, then {self.cause}"
 
 
+def receive(pieces: Iterable[T], take: Callable[[T], None]) -> SourceError | None:
+    """Hand each page to ``take`` as it arrives. A source error after at least one page is
+    returned, so the caller keeps (and writes) what arrived; before any page it is raised."""
+    received = 0
+    try:
+        for piece in pieces:
+            take(piece)
+            received += 1
+    except SourceError as exc:
+        if not received:
+            raise
+        return exc
+    return None
+
+
 @dataclass
 class Fetched:
     rows: pd.DataFrame
@@ -125,17 +142,14 @@ def _binance_range(
 ) -> pd.DataFrame:
     client = clients.binance
     assert client is not None, "a Binance plan without a Binance client"
-    pages = []
-    failed: SourceError | None = None
-    try:
-        for page in client.klines(plan.source_id, interval, *fetch):
-            result.requests += 1
-            result.malformed += page.malformed
-            pages.append(page.bars)
-    except SourceError as exc:
-        if not pages:
-            raise
-        failed = exc
+    pages: list[pd.DataFrame] = []
+
+    def take(page: KlinePage) -> None:
+        result.requests += 1
+        result.malformed += page.malformed
+        pages.append(page.bars)
+
+    failed = receive(client.klines(plan.source_id, interval, *fetch), take)
     bars = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame()
     result.bars += len(bars)
     if failed is not None:
@@ -173,19 +187,16 @@ def _coingecko_range(
 ) -> pd.DataFrame:
     client = clients.coingecko
     assert client is not None, "a CoinGecko plan without a CoinGecko client"
-    charts = []
-    failed: SourceError | None = None
-    try:
-        for chart in client.chart(
-            plan.source_id, fetch[0], fetch[1] + step, daily=interval == "1d"
-        ):
-            result.requests += 1
-            result.malformed += chart.malformed
-            charts.append(chart.points)
-    except SourceError as exc:
-        if not charts:
-            raise
-        failed = exc
+    charts: list[pd.DataFrame] = []
+
+    def take(chart: ChartPoints) -> None:
+        result.requests += 1
+        result.malformed += chart.malformed
+        charts.append(chart.points)
+
+    failed = receive(
+        client.chart(plan.source_id, fetch[0], fetch[1] + step, daily=interval == "1d"), take
+    )
     points = pd.concat(charts, ignore_index=True) if charts else pd.DataFrame()
     result.bars += len(points)
     if failed is not None:

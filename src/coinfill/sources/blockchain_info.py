@@ -105,9 +105,7 @@ class BlockchainInfoClient:
         def read(response: httpx.Response) -> ChartValues:
             # Parsed inside the retry loop: a cut-off or malformed 200 is asked again.
             parsed = parse_chart(response.content, what)
-            days = parsed.values["day"]
-            inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
-            return ChartValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+            return ChartValues(within(parsed.values, start, end), parsed.malformed)
 
         return self.http.fetch(path, params, read, explain=lambda exc: _explain(exc, chart))
 
@@ -120,6 +118,13 @@ def _explain(exc: SourceRequestError, chart: str) -> SourceError:
             status=404,
         )
     return exc
+
+
+def within(values: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """The ``day, value`` rows on days ``[start, end)`` (a source may answer a wider range)."""
+    days = values["day"]
+    inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
+    return values.loc[inside].reset_index(drop=True)
 
 
 def utc_day(seconds: float) -> date | None:

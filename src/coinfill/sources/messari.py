@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import httpx
 import pandas as pd
 
-from coinfill.sources.blockchain_info import daily_points
+from coinfill.sources.blockchain_info import daily_points, within
 from coinfill.sources.faults import CredentialsRefusedError
 from coinfill.sources.http import (
     HttpSource,
@@ -106,9 +106,7 @@ class MessariClient:
         def read(response: httpx.Response) -> SeriesValues:
             # Parsed inside the retry loop: a cut-off or malformed 200 is asked again.
             parsed = parse_series(response.content, what)
-            days = parsed.values["day"]
-            inside = (days >= start) & (days < end) if len(days) else days.astype(bool)
-            return SeriesValues(parsed.values.loc[inside].reset_index(drop=True), parsed.malformed)
+            return SeriesValues(within(parsed.values, start, end), parsed.malformed)
 
         return self.http.fetch(
             path, params, read, explain=lambda exc: self._explain(exc, asset, metric)
