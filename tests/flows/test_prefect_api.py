@@ -73,7 +73,10 @@ SCRIPT = textwrap.dedent(
                     announced = True
                 time.sleep(3600)
             except KeyboardInterrupt:
-                status = httpx.get(f"{url}/health", timeout=10).status_code
+                try:
+                    status = httpx.get(f"{url}/health", timeout=30).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
                 print(f"INTERRUPTED health={status}", flush=True)
     """
 )
@@ -189,7 +192,8 @@ def test_the_server_survives_ctrl_c_and_dies_with_a_killed_cli(script: Script) -
 
     # (ii) A terminal's Ctrl-C: SIGINT to the CLI's whole process group.
     os.killpg(s.process.pid, signal.SIGINT)
-    assert s.expect("INTERRUPTED", timeout=15) == "INTERRUPTED health=200"
+    # A loaded CI machine can take a while to answer; what matters is the answer.
+    assert s.expect("INTERRUPTED", timeout=60) == "INTERRUPTED health=200"
     assert s.alive()
     assert launchers(s.process.pid) == [server]
     assert answers(s.url)
