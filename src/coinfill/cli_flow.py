@@ -110,7 +110,8 @@ def _run(run: Callable[[], T]) -> T:
     from prefect import tags
     from prefect.exceptions import CancelledRun
 
-    from coinfill.prefect_api import mark_orphaned_runs_crashed, run_tag, temporary_api
+    from coinfill.prefect_api import temporary_api
+    from coinfill.prefect_runs import mark_orphaned_runs_crashed, run_tag
 
     try:
         with quiet_prefect_console(), temporary_api():

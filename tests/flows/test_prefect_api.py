@@ -28,13 +28,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Pending, Running
 
 from coinfill.errors import ConfigurationError
-from coinfill.prefect_api import (
-    STARTUP_TIMEOUT_ENV,
-    ApiStartupError,
-    mark_orphaned_runs_crashed,
-    run_tag,
-    temporary_api,
-)
+from coinfill.prefect_api import STARTUP_TIMEOUT_ENV, ApiStartupError, temporary_api
+from coinfill.prefect_runs import mark_orphaned_runs_crashed, run_tag
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="process checks read Linux's /proc"
@@ -54,7 +49,8 @@ SCRIPT = textwrap.dedent(
     import prefect
     from prefect.server.api.server import SubprocessASGIServer
 
-    from coinfill.prefect_api import run_tag, temporary_api
+    from coinfill.prefect_api import temporary_api
+    from coinfill.prefect_runs import run_tag
 
     @prefect.flow
     def hello() -> str:
@@ -346,7 +342,7 @@ def test_runs_of_a_killed_cli_are_marked_crashed() -> None:
 
 def test_a_reused_or_exited_pid_is_not_the_process_that_ran_it() -> None:
     """The run's start time against the process's start time from /proc."""
-    from coinfill.prefect_api import _still_running
+    from coinfill.prefect_runs import _still_running
 
     now = time.time()
     assert _still_running(os.getpid(), now)

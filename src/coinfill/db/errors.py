@@ -17,101 +17,30 @@ quoted where it names the missing object. Codes not listed here are left to SQLA
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from coinfill.db.error_codes import (
+    LOST_CONNECTION,
+    MYSQL,
+    POSTGRES,
+    POSTGRES_CLASSES,
+    REFUSED,
+    SQLITE,
+    TRANSIENT,
+    Kind,
+    Rule,
+)
+from coinfill.db.statements import Statement, statement_target
 from coinfill.errors import (
     CoinfillError,
     DatabaseRefusedError,
     DatabaseTransientError,
     DatabaseUnavailableError,
 )
-
-Kind = Literal[
-    "privilege",  # a table or column privilege is missing
-    "needs_privilege",  # the statement needs a global privilege (SUPER, ...)
-    "missing_table",
-    "missing_column",
-    "syntax",
-    "local_infile",  # LOAD DATA LOCAL INFILE refused: bulkwrite falls back on these codes
-    "read_only",
-    "login",
-    "database",
-    "cannot_open",
-    "lock",
-    "connection",
-]
-Rule = tuple[Kind, str]  # the class, and what happened in a few words
-Statement = str | bytes | bytearray | None  # PyMySQL and psycopg2 may run bytes
-
-MYSQL: dict[int, Rule] = {
-    1044: ("database", "access denied to the database"),
-    1045: ("login", "access denied"),
-    1049: ("database", "unknown database"),
-    1054: ("missing_column", "unknown column"),
-    1064: ("syntax", "syntax error"),
-    1142: ("privilege", "command denied"),
-    1143: ("privilege", "column command denied"),
-    1146: ("missing_table", "table does not exist"),
-    1148: ("local_infile", "command not allowed"),
-    2068: ("local_infile", "LOAD DATA LOCAL INFILE refused by the client"),
-    3948: ("local_infile", "loading local data is disabled"),
-    4166: ("local_infile", "loading local data is disabled"),
-    1227: ("needs_privilege", "privilege needed"),
-    1290: ("read_only", "a server option prevents the statement"),
-    1836: ("read_only", "the server is read-only"),
-    1205: ("lock", "lock wait timeout"),
-    1213: ("lock", "deadlock"),
-    1467: ("lock", "auto-increment lock failure"),
-    1927: ("connection", "connection was killed"),
-    2006: ("connection", "server has gone away"),
-    2013: ("connection", "lost connection to the server"),
-    4031: ("connection", "disconnected for inactivity"),
-}
-POSTGRES: dict[str, Rule] = {
-    "42501": ("privilege", "insufficient privilege"),
-    "42P01": ("missing_table", "undefined table"),
-    "42703": ("missing_column", "undefined column"),
-    "42601": ("syntax", "syntax error"),
-    "25006": ("read_only", "read-only transaction"),
-    "28000": ("login", "invalid authorization"),
-    "28P01": ("login", "invalid password"),
-    "3D000": ("database", "database does not exist"),
-    "40001": ("lock", "serialization failure"),
-    "40P01": ("lock", "deadlock"),
-    "55P03": ("lock", "lock not available"),
-    "57P01": ("connection", "server shut down the connection"),
-    "57P02": ("connection", "server crashed"),
-    "57P03": ("connection", "server cannot accept connections yet"),
-}
-POSTGRES_CLASSES: dict[str, Rule] = {"08": ("connection", "connection failure")}
-# Primary result codes (extended codes carry them in their low byte).
-SQLITE: dict[int, Rule] = {
-    3: ("read_only", "access permission denied"),  # SQLITE_PERM
-    5: ("lock", "busy: another connection is writing"),  # SQLITE_BUSY
-    6: ("lock", "table locked by another connection"),  # SQLITE_LOCKED
-    8: ("read_only", "the database is read-only"),  # SQLITE_READONLY and its extended codes
-    14: ("cannot_open", "cannot open the database file"),  # SQLITE_CANTOPEN
-    23: ("privilege", "not authorized"),  # SQLITE_AUTH
-}
-
-REFUSED: frozenset[Kind] = frozenset(
-    (
-        "privilege",
-        "needs_privilege",
-        "missing_table",
-        "missing_column",
-        "syntax",
-        "read_only",
-        "local_infile",
-    )  # local_infile stays the driver's class too: bulkwrite falls back on it
-)
-TRANSIENT: frozenset[Kind] = frozenset(("lock", "connection"))
-LOST_CONNECTION: Rule = ("connection", "connection lost")
 
 # Everything coinfill itself runs: writes, migrations, staging tables, views, ANALYZE.
 MYSQL_GRANTS = (
@@ -196,57 +125,6 @@ def compatible(error: CoinfillError, like: BaseException) -> CoinfillError:
     combined.coinfill_message = str(error)
     result: CoinfillError = combined
     return result
-
-
-# --- the statement ----------------------------------------------------------------------
-
-_ID = r'(?:`[^`]+`|"[^"]+"|\[[^\]]+\]|[\w$]+)'
-_NAME = rf"({_ID}(?:\s*\.\s*{_ID})?)"
-_IF = r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
-_TEMP = r"(?:LOCAL\s+|GLOBAL\s+)?TEMP(?:ORARY)?"
-_VIEW_OPTIONS = r"(?:(?:ALGORITHM|DEFINER|SQL\s+SECURITY)\s*=?\s*\S+\s+)*"
-_TARGETS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (privilege, re.compile(pattern, re.IGNORECASE | re.DOTALL))
-    for privilege, pattern in (
-        ("INSERT", rf"^(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|IGNORE)\s+)*INTO\s+{_NAME}"),
-        ("INSERT", rf"^LOAD\s+DATA\b.*?\bINTO\s+TABLE\s+{_NAME}"),
-        ("INSERT", rf"^COPY\s+{_NAME}.*?\bFROM\b"),
-        ("UPDATE", rf"^UPDATE\s+(?:(?:LOW_PRIORITY|IGNORE|ONLY)\s+)*{_NAME}"),
-        ("DELETE", rf"^DELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*FROM\s+(?:ONLY\s+)?{_NAME}"),
-        ("CREATE TEMPORARY TABLES", rf"^CREATE\s+{_TEMP}\s+TABLE\s+{_IF}{_NAME}"),
-        ("CREATE", rf"^CREATE\s+TABLE\s+{_IF}{_NAME}"),
-        ("INDEX", rf"^(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+{_IF}{_ID}\s+ON\s+{_NAME}"),
-        ("CREATE VIEW", rf"^CREATE\s+(?:OR\s+REPLACE\s+)?{_VIEW_OPTIONS}VIEW\s+{_IF}{_NAME}"),
-        ("ALTER", rf"^ALTER\s+TABLE\s+(?:ONLY\s+)?{_NAME}"),
-        ("DROP", rf"^DROP\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+{_IF}{_NAME}"),
-        ("DROP", rf"^TRUNCATE\s+(?:TABLE\s+)?{_NAME}"),
-        ("ANALYZE", rf"^ANALYZE\s+(?:TABLE\s+)?{_NAME}"),
-        ("SELECT", rf"^(?:SELECT|WITH)\b.*?\bFROM\s+{_NAME}"),
-    )
-)
-HEAD = 4_000
-_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*\n|/\*.*?\*/)+", re.DOTALL)
-
-
-def statement_target(statement: Statement) -> tuple[str | None, str | None]:
-    """``(privilege, table)`` of one of coinfill's own statements, from its first keyword
-    and its target table; ``(first keyword, None)`` for statements of other shapes."""
-    if statement is None:
-        return None, None
-    head = statement[:HEAD]  # the target is named early; a batch statement may be megabytes
-    text = head if isinstance(head, str) else bytes(head).decode("utf-8", "replace")
-    text = _COMMENTS.sub("", text, count=1)
-    for privilege, pattern in _TARGETS:
-        match = pattern.match(text)
-        if match:
-            return privilege, _unquote(match.group(1))
-    first = text.split(None, 1)
-    return (first[0].upper() if first else None), None
-
-
-def _unquote(name: str) -> str:
-    parts = re.split(r"\s*\.\s*(?=(?:[`\"\[\w$]))", name)
-    return ".".join(part.strip('`"[]') for part in parts)
 
 
 # --- the message ------------------------------------------------------------------------

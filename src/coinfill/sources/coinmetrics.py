@@ -31,9 +31,11 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import httpx
-import numpy as np
 import pandas as pd
 
+from coinfill.sources.coinmetrics_rows import Catalog as Catalog
+from coinfill.sources.coinmetrics_rows import Span as Span
+from coinfill.sources.coinmetrics_rows import combine, parse_rows, read_catalog_item
 from coinfill.sources.faults import Fault
 from coinfill.sources.http import (
     HttpSource,
@@ -58,25 +60,6 @@ T = TypeVar("T")
 class CoinMetricsError(SourceRequestError):
     """CoinMetrics refused a request (its ``error.type`` and ``error.message`` in the body);
     a 403 ``forbidden`` (a metric outside the community tier) is of kind ``unavailable``."""
-
-
-@dataclass(frozen=True)
-class Span:
-    """Days a source has for one asset and metric (inclusive)."""
-
-    first: date
-    last: date
-
-
-@dataclass
-class Catalog:
-    """Per asset, the daily metrics the community tier serves and their day spans."""
-
-    spans: dict[str, dict[str, Span]] = field(default_factory=dict)
-    unknown: set[str] = field(default_factory=set)
-
-    def has(self, asset: str, metric: str) -> bool:
-        return metric in self.spans.get(asset, {})
 
 
 @dataclass
@@ -136,7 +119,7 @@ class CoinMetricsClient:
             try:
                 for items in self._pages(CATALOG_PATH, params, _as_items):
                     for item in items:
-                        _read_catalog_item(item, result)
+                        read_catalog_item(item, result)
                 break
             except SourceRequestError as exc:
                 bad = _unsupported_asset(exc, remaining)
@@ -176,7 +159,7 @@ class CoinMetricsClient:
                 if not result.pages:
                     raise result.error
                 break
-        result.frame = _combine(frames, metrics)
+        result.frame = combine(frames, metrics)
         return result
 
     def _fetch(
@@ -270,67 +253,6 @@ def _payload(content: bytes, what: str) -> dict[str, Any]:
             provider=PROVIDER,
         ) from None
     return payload
-
-
-def _read_catalog_item(item: Mapping[str, Any], catalog: Catalog) -> None:
-    asset = str(item.get("asset", ""))
-    for metric in item.get("metrics") or []:
-        for frequency in metric.get("frequencies") or []:
-            if frequency.get("frequency") != "1d":
-                continue
-            first, last = _day(frequency.get("min_time")), _day(frequency.get("max_time"))
-            if first is not None and last is not None:
-                catalog.spans.setdefault(asset, {})[str(metric["metric"])] = Span(first, last)
-
-
-def _day(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def parse_rows(
-    records: Sequence[Mapping[str, Any]], metrics: Sequence[str], what: str = "a request"
-) -> tuple[pd.DataFrame, int]:
-    """Rows as ``asset, day, <metric>…`` floats; a value that is not a number becomes NaN and is
-    counted (``null`` and a missing key are "no data", not malformed)."""
-    frame = pd.DataFrame.from_records(list(records))
-    if frame.empty:
-        return _empty(metrics), 0
-    if "asset" not in frame or "time" not in frame:
-        raise SourceResponseError(
-            f"coinmetrics: {what} answered rows without asset/time: {records[:1]!r}",
-            provider=PROVIDER,
-        )
-    out = pd.DataFrame({"asset": frame["asset"].astype(str)})
-    out["day"] = pd.to_datetime(frame["time"].astype(str).str[:10], errors="coerce").dt.date
-    malformed = int(out["day"].isna().sum())
-    for metric in metrics:
-        raw = frame[metric] if metric in frame else pd.Series(None, index=frame.index)
-        values = pd.to_numeric(raw, errors="coerce")
-        malformed += int((values.isna() & raw.notna()).sum())
-        out[metric] = values.astype(float).where(np.isfinite(values.astype(float)))
-    return out.dropna(subset=["day"]).reset_index(drop=True), malformed
-
-
-def _empty(metrics: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame({"asset": pd.Series(dtype=str), "day": pd.Series(dtype=object)}).assign(
-        **{m: pd.Series(dtype=float) for m in metrics}
-    )
-
-
-def _combine(frames: list[pd.DataFrame], metrics: Sequence[str]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return _empty(metrics)
-    merged = pd.concat(frames, ignore_index=True)
-    for metric in metrics:
-        if metric not in merged:
-            merged[metric] = np.nan
-    # A split request may return an asset-day twice, once per metric subset: keep every value.
-    grouped = merged.groupby(["asset", "day"], as_index=False, sort=True)[list(metrics)].first()
-    return grouped
 
 
 def _error(exc: SourceRequestError) -> tuple[str, str]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -34,9 +33,9 @@ from coinfill.sources.faults import (
     SourceUnavailableError,
 )
 from coinfill.sources.ratelimit import RateLimiter
+from coinfill.sources.redaction import redact, register_secrets
 
 log = logging.getLogger(__name__)
-MASK = "***"
 T = TypeVar("T")
 __all__ = [
     "Fault",
@@ -67,36 +66,6 @@ class RetryPolicy:
         """Full jitter over a capped exponential: spreads retries of parallel runs apart."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return rng.uniform(ceiling / 2, ceiling)
-
-
-class _Redactor(logging.Filter):
-    """Removes registered secrets from log records of the loggers it is attached to."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            cleaned = redact(message, self.secrets)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-        return True
-
-
-_REDACTOR = _Redactor()
-for _name in ("httpx", "httpcore", __name__):
-    logging.getLogger(_name).addFilter(_REDACTOR)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret masked, as typed and as it appears URL-encoded."""
-    for secret in secrets:
-        if secret:
-            for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
-                text = text.replace(form, MASK)
-    return text
 
 
 Parse = Callable[[httpx.Response], T]
@@ -131,7 +100,7 @@ class HttpSource:
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
         self.secrets = {s for s in secrets if s}
-        _REDACTOR.secrets |= self.secrets
+        register_secrets(self.secrets)
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.requests = 0
