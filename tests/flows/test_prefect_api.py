@@ -43,10 +43,15 @@ STARTUP_TIMEOUT = 120  # seconds: a loaded CI machine; ~4-8 s when idle
 # answered with the server's health as seen from inside the still-running script.
 SCRIPT = textwrap.dedent(
     """
+    import signal
     import time
 
     import httpx
     import prefect
+
+    # A background job's SIGINT is ignored, and children inherit that (CI runs tests so):
+    # this script plays a terminal's CLI, which gets KeyboardInterrupt on Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from prefect.server.api.server import SubprocessASGIServer
 
     from coinfill.prefect_api import temporary_api
