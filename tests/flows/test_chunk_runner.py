@@ -3,7 +3,6 @@ stops the run with the real cause (DESIGN §10)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pandas as pd
@@ -11,13 +10,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.states import Failed
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from coinfill.errors import DatabaseRefusedError, DatabaseTransientError
 from flows.chunks import retry_if_it_can_help
 from flows.technical_indicators import technical_indicators
-from tests.helpers import real_prices, store_prices
+from tests.helpers import real_prices, select_only_user, store_prices
 
 
 @pytest.mark.parametrize(
@@ -45,23 +42,13 @@ def read_only(
     from tests.conftest import _fresh_server_database
 
     engine = _fresh_server_database(mysql_database)
-    symbols = ["BTC", "ETH", "LTC", "XRP"]
-    store_prices(engine, real_prices(real_bars, symbols, hours=300))
-    url = make_url(mysql_database)
-    user = f"ro_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'ro'"))
-        conn.execute(text(f"GRANT SELECT ON `{url.database}`.* TO '{user}'@'%'"))
-    monkeypatch.setenv(
-        "COINFILL_DATABASE_URL",
-        url.set(username=user, password="ro").render_as_string(hide_password=False),
-    )
-    monkeypatch.setenv("COINFILL_CHUNK_SYMBOLS", "1")
-    monkeypatch.setenv("COINFILL_MAX_PARALLEL_CHUNKS", "1")
-    yield
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP USER '{user}'@'%'"))
+    store_prices(engine, real_prices(real_bars, ["BTC", "ETH", "LTC", "XRP"], hours=300))
     engine.dispose()
+    with select_only_user(mysql_database) as url:
+        monkeypatch.setenv("COINFILL_DATABASE_URL", url)
+        monkeypatch.setenv("COINFILL_CHUNK_SYMBOLS", "1")
+        monkeypatch.setenv("COINFILL_MAX_PARALLEL_CHUNKS", "1")
+        yield
 
 
 @pytest.mark.mysql

@@ -12,20 +12,19 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from coinfill.db.assets import add_assets
 from coinfill.db.engine import make_engine
 from coinfill.db.migrate import upgrade
 from tests.fakes.fred_server import FakeFred, SeriesSpec
-from tests.helpers import real_prices, store_prices
+from tests.helpers import real_prices, select_only_user, store_prices
 
 COINFILL = Path(sys.executable).with_name("coinfill")
 
@@ -150,15 +149,9 @@ def read_only_url(mysql_database: str, real_bars: pd.DataFrame) -> Iterator[str]
 
     engine: Engine = _fresh_server_database(mysql_database)
     store_prices(engine, real_prices(real_bars, ["BTC"], hours=200))
-    url = make_url(mysql_database)
-    user, password = f"ro_{uuid.uuid4().hex[:8]}", "ro-pass-1"
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
-        conn.execute(text(f"GRANT SELECT ON `{url.database}`.* TO '{user}'@'%'"))
-    yield url.set(username=user, password=password).render_as_string(hide_password=False)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP USER '{user}'@'%'"))
     engine.dispose()
+    with select_only_user(mysql_database) as url:
+        yield url
 
 
 @pytest.mark.mysql
