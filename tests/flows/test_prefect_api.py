@@ -228,7 +228,8 @@ def test_the_watchdog_alone_stops_the_server_when_its_parent_dies(tmp_path: Path
     )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    assert launchers(parent.pid) == [child]
+    # Seen in /proc as the launcher (on a loaded machine, allow it a moment to show).
+    assert wait_until(lambda: launchers(parent.pid) == [child], 10), launchers(parent.pid)
     time.sleep(1.0)
     parent.kill()
     parent.wait()
