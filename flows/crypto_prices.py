@@ -29,18 +29,14 @@ from coinfill.db.assets import add_missing_defaults, count_assets, set_history_s
 from coinfill.db.prices import grid_stats
 from coinfill.db.queries import analyze
 from coinfill.outcomes import stop_if_provider_stopped
+from coinfill.prices.clients import make_clients
 from coinfill.prices.collect import Clients, SymbolResult, collect_chunk
 from coinfill.prices.coverage import expected_bars
 from coinfill.prices.grid import align_up, interval_ms
 from coinfill.prices.plan import PricePlan, SymbolPlan, plan_all
 from coinfill.prices.select import choose_assets, learn_listings, unknown_symbol_message
 from coinfill.prices.summary import PriceRunSummary
-from coinfill.secrets import optional_secret
 from coinfill.settings import Settings
-from coinfill.sources.binance import BinanceClient
-from coinfill.sources.binance_weight import WeightBudget
-from coinfill.sources.coingecko import CoinGeckoClient
-from coinfill.sources.ratelimit import global_limit, make_limiter
 from coinfill.validation.report import SuiteReport, render
 from flows.chunks import run_chunks
 from flows.coverage import conclude, measure_coverage
@@ -116,7 +112,7 @@ def crypto_prices(
     assets, unknown = choose_assets(engine, symbols, max_assets)
     summary.symbols = len(assets) + len(unknown)
     summary.results += [SymbolResult(s, "", "", error=unknown_symbol_message(s)) for s in unknown]
-    clients = _clients(settings)
+    clients = make_clients(settings)
     if dry_run:
         # A dry run plans from the database alone: it needs no network.
         summary.notes.append(
@@ -192,24 +188,6 @@ def crypto_prices(
         dry_run=dry_run, enforce_coverage=enforce_coverage, failed=summary.failure_message(),
     )  # fmt: skip
     return summary
-
-
-def _clients(settings: Settings) -> Clients:
-    mode = settings.rate_limiter
-    weight = settings.binance_weight_per_minute
-    shared = global_limit("binance", weight / 60.0, mode, burst=weight)
-    budget = WeightBudget(weight, base=shared)
-    key = optional_secret(
-        block=settings.coingecko_api_key_block,
-        credential=(settings.credentials_block, "coingecko_api_key"),
-        env=settings.coingecko_api_key,
-    )
-    limiter = make_limiter("coingecko", settings.coingecko_requests_per_minute / 60.0, mode)
-    timeout = settings.price_timeout_seconds
-    return Clients(
-        BinanceClient(settings.binance_base_url, budget, timeout=timeout),
-        CoinGeckoClient(settings.coingecko_base_url, limiter, api_key=key, timeout=timeout),
-    )
 
 
 def _run_chunks(

@@ -25,9 +25,7 @@ from sqlalchemy import Engine
 from coinfill.backfill import Window, plan_window
 from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
 from coinfill.db.news import (
-    count_to_score,
     daily_counts,
-    feed_days,
     feed_validators,
     model_counts,
 )
@@ -42,11 +40,9 @@ from coinfill.news.collect import (
     collect_newsapi_day,
     score_window,
 )
-from coinfill.news.feeds import Feed
 from coinfill.news.matching import AssetMatcher
-from coinfill.news.plan import NewsPlan, choose_feeds, feeds_in_reach, newsapi_days
-from coinfill.news.scoring import Scorer, make_scorer
-from coinfill.secrets import optional_secret
+from coinfill.news.plan import NewsPlan, choose_feeds
+from coinfill.news.setup import newsapi_key, plan_news, run_scorer
 from coinfill.settings import Settings, load_settings
 from coinfill.sources.feeds import FeedClient
 from coinfill.sources.newsapi import NewsApiClient
@@ -101,13 +97,13 @@ def news_sentiment(
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     window = plan_window(days, start, end, now=now, default_days=settings.news_scheduled_days)
     chosen = choose_feeds(settings.news_feeds, feeds)
-    scorer = _scorer(settings)
+    scorer = run_scorer(settings)
     engine = open_database(settings)
     summary = NewsRunSummary(window.label, dry_run, "")
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
         summary.notes.append(f"the registry was empty: loaded the {added} bundled assets")
-    plan = _plan(settings, engine, window, chosen, scorer, now)
+    plan = plan_news(settings, engine, window, chosen, scorer, now)
     summary.plan = plan.markdown(window.label, rescore)
     create_markdown_artifact(summary.plan, key="news-sentiment-plan")
     logger.info("plan:\n%s", summary.plan)
@@ -138,49 +134,6 @@ def news_sentiment(
     return summary
 
 
-def _scorer(settings: Settings) -> Scorer:
-    return make_scorer(
-        settings.sentiment_scorer,
-        model_path=settings.sentiment_model_path,
-        model_name=settings.sentiment_model_name,
-        languages=settings.sentiment_model_languages,
-        batch_size=settings.sentiment_batch_size,
-    )
-
-
-def _newsapi_key(settings: Settings) -> str | None:
-    return optional_secret(
-        block=settings.newsapi_key_block,
-        credential=(settings.credentials_block, "newsapi_key"),
-        env=settings.newsapi_key,
-    )
-
-
-def _plan(
-    settings: Settings,
-    engine: Engine,
-    window: Window,
-    chosen: list[Feed],
-    scorer: Scorer,
-    now: datetime,
-) -> NewsPlan:
-    model = (scorer.name, scorer.version)
-    reachable, feed_note = feeds_in_reach(chosen, window.end, now)
-    days: list[date] = []
-    notes = [feed_note] if feed_note else []
-    if _newsapi_key(settings):
-        first = (window.start or now).date()
-        have = feed_days(engine, NEWSAPI, first, now.date())
-        days, api_note = newsapi_days(
-            window.start, window.end, now, settings.newsapi_history_days, have
-        )
-        notes += [api_note] if api_note else []
-    else:
-        notes.append("NewsAPI.org not used: no key (COINFILL_NEWSAPI_KEY)")
-    unscored, rescorable = count_to_score(engine, window.start, window.end, model)
-    return NewsPlan(reachable, days, unscored, rescorable, model, notes)
-
-
 def _collect(
     settings: Settings, engine: Engine, plan: NewsPlan, window: Window, now: datetime
 ) -> list[SourceResult]:
@@ -198,7 +151,7 @@ def _collect(
             step = partial(collect_feed, client, engine, feed, accept, matcher, seen,
                            validators.get(feed.name))  # fmt: skip
             results.append(_step(f"feed-{feed.name}", feed.name, step))
-    key = _newsapi_key(settings)
+    key = newsapi_key(settings)
     if key and plan.newsapi_days:
         limiter = make_limiter(
             "newsapi", settings.newsapi_requests_per_second, settings.rate_limiter

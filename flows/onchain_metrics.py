@@ -23,8 +23,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from sqlalchemy import Engine
 
-from coinfill.backfill import check_cap, day_span, parse_symbols
-from coinfill.db.assets import add_missing_defaults, count_assets, list_assets
+from coinfill.backfill import day_span
+from coinfill.db.assets import add_missing_defaults, count_assets
 from coinfill.db.onchain import (
     asset_ids,
     filled_days,
@@ -33,13 +33,12 @@ from coinfill.db.onchain import (
     source_counts,
 )
 from coinfill.onchain.availability import (
-    AssetIds,
     Availability,
     by_series,
     hold_unavailable,
-    refused,
+    learn_forbidden,
+    sources_markdown,
 )
-from coinfill.onchain.availability import summary as availability_summary
 from coinfill.onchain.clients import OnchainClients, availability, make_clients
 from coinfill.onchain.collect import (
     OnchainRunSummary,
@@ -59,6 +58,7 @@ from coinfill.onchain.metrics import (
     MESSARI,
 )
 from coinfill.onchain.plan import OnchainPlan, fallback_days, gap_days, plan_onchain
+from coinfill.onchain.select import choose_symbols, unknown_coinmetrics_asset
 from coinfill.settings import Settings
 from coinfill.sources.faults import SourceError
 from coinfill.tables import markdown_table
@@ -106,7 +106,7 @@ def onchain_metrics(
     if count_assets(engine) == 0 and not dry_run:
         added = add_missing_defaults(engine)
         summary.notes.append(f"the registry was empty: loaded the {added} bundled assets")
-    chosen, unknown = _choose(engine, symbols, max_assets)
+    chosen, unknown = choose_symbols(engine, symbols, max_assets)
     summary.results += [
         SourceResult("registry", s, error=f"unknown symbol {s}: not in crypto_assets — add it "
                      f"with `coinfill assets add {s} --coinmetrics <id>`")
@@ -120,7 +120,9 @@ def onchain_metrics(
             entries, load_availability(engine, chosen), now, settings.unavailable_recheck_days
         )
         summary.results += [
-            SourceResult(COINMETRICS, f"catalogue: asset '{a}'", error=_unknown_cm(a, ids))
+            SourceResult(
+                COINMETRICS, f"catalogue: asset '{a}'", error=unknown_coinmetrics_asset(a, ids)
+            )
             for a in sorted(found.unknown)
         ]
         if not dry_run:
@@ -136,7 +138,9 @@ def onchain_metrics(
             fallback_after_days=settings.onchain_fallback_after_days,
             messari=clients.messari is not None,
         )  # fmt: skip
-        summary.plan = plan.markdown(window.label, clients.limits) + "\n\n" + _sources(entries)
+        summary.plan = (
+            plan.markdown(window.label, clients.limits) + "\n\n" + sources_markdown(entries)
+        )
         create_markdown_artifact(summary.plan, key="onchain-metrics-plan")
         logger.info("plan:\n%s", summary.plan)
 
@@ -167,18 +171,6 @@ def onchain_metrics(
     return summary
 
 
-def _choose(
-    engine: Engine, requested: list[str] | None, max_assets: int
-) -> tuple[list[str], list[str]]:
-    check_cap(max_assets)
-    symbols = parse_symbols(requested)
-    if symbols is None:
-        symbols = sorted(list_assets(engine)["symbol"])[:max_assets]
-    check_cap(max_assets, symbols)
-    registered = set(asset_ids(engine, symbols))
-    return [s for s in symbols if s in registered], [s for s in symbols if s not in registered]
-
-
 def _collect(
     settings: Settings,
     engine: Engine,
@@ -192,7 +184,9 @@ def _collect(
     for i, cm_request in enumerate(plan.coinmetrics, start=1):
         step = partial(collect_coinmetrics, clients.coinmetrics, engine, cm_request, now)
         result = _step(f"coinmetrics-{i}-of-{len(plan.coinmetrics)}", COINMETRICS, step)
-        _learn_forbidden(entries, cm_request.assets, result.forbidden, now, settings)
+        learn_forbidden(
+            entries, cm_request.assets, result.forbidden, now, settings.unavailable_recheck_days
+        )
         results.append(result)
     # blockchain.info fills the Bitcoin days CoinMetrics left empty once it had its chance.
     series = by_series(entries)
@@ -227,31 +221,6 @@ def _step(label: str, source: str, step: Callable[[], SourceResult]) -> SourceRe
     return run_step(fetch_step, label, step, failed)
 
 
-def _learn_forbidden(
-    entries: list[Availability],
-    assets: tuple[AssetIds, ...],
-    forbidden: set[tuple[str, str]],
-    now: datetime,
-    settings: Settings,
-) -> None:
-    """A 403 for an asset's metric: that series has no free CoinMetrics source after all."""
-    symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in assets}
-    for asset, metric_name in forbidden:
-        for i, entry in enumerate(entries):
-            if (
-                entry.source == COINMETRICS
-                and symbols.get(asset) == entry.symbol
-                and metric_name in BY_COLUMN[entry.metric].coinmetrics
-            ):
-                reason = f"{metric_name}: 403, not in the free tier"
-                entries[i] = refused(entry, reason, now, settings.unavailable_recheck_days)
-
-
-def _sources(entries: list[Availability]) -> str:
-    table = markdown_table(availability_summary(entries))
-    return "**Which source can serve what** (assets per metric):\n\n" + "\n".join(table)
-
-
 def _publish(
     engine: Engine, summary: OnchainRunSummary, chosen: list[str], first: date, stop: date
 ) -> None:
@@ -269,13 +238,3 @@ def _publish(
         "values per metric and source:\n\n" + "\n".join(markdown_table(per_source))
     )
     create_markdown_artifact(summary.markdown(), key="onchain-metrics-summary")
-
-
-def _unknown_cm(asset: str, ids: dict[str, AssetIds]) -> str:
-    owners = [s for s, a in ids.items() if (a.coinmetrics_id or "").lower() == asset]
-    owner = owners[0] if owners else "<SYMBOL>"
-    return (
-        f"CoinMetrics does not know asset '{asset}' (crypto_assets.coinmetrics_id of "
-        f"{', '.join(owners) or '?'}) — fix it with `coinfill assets add {owner} "
-        "--coinmetrics <id>`"
-    )

@@ -17,10 +17,12 @@ from coinfill.onchain.metrics import (
     BITCOIN_GENESIS,
     BLOCKCHAIN_INFO,
     BLOCKCHAIN_INFO_SYMBOL,
+    BY_COLUMN,
     COINMETRICS,
     METRICS,
 )
 from coinfill.sources.coinmetrics import Catalog
+from coinfill.tables import markdown_table
 
 AVAILABLE = "available"
 FORBIDDEN = "forbidden"  # the provider's tier refuses it (CoinMetrics 403): "unavailable"
@@ -162,3 +164,28 @@ def summary(entries: Iterable[Availability]) -> list[dict[str, object]]:
         source = e.source if e.status == AVAILABLE else f"{e.source} ({e.status})"
         counts[(e.metric, source)] = counts.get((e.metric, source), 0) + 1
     return [{"metric": m, "source": s, "assets": n} for (m, s), n in sorted(counts.items())]
+
+
+def learn_forbidden(
+    entries: list[Availability],
+    assets: tuple[AssetIds, ...],
+    forbidden: set[tuple[str, str]],
+    now: datetime,
+    recheck_days: int,
+) -> None:
+    """A 403 for an asset's metric: that series has no free CoinMetrics source after all."""
+    symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in assets}
+    for asset, metric_name in forbidden:
+        for i, entry in enumerate(entries):
+            if (
+                entry.source == COINMETRICS
+                and symbols.get(asset) == entry.symbol
+                and metric_name in BY_COLUMN[entry.metric].coinmetrics
+            ):
+                reason = f"{metric_name}: 403, not in the free tier"
+                entries[i] = refused(entry, reason, now, recheck_days)
+
+
+def sources_markdown(entries: list[Availability]) -> str:
+    table = markdown_table(summary(entries))
+    return "**Which source can serve what** (assets per metric):\n\n" + "\n".join(table)
