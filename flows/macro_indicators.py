@@ -24,14 +24,13 @@ from sqlalchemy import Engine
 from coinfill.backfill import day_span
 from coinfill.db.macro import stored_dates
 from coinfill.macro.catalog import catalog, choose
+from coinfill.macro.clients import make_fred_client
 from coinfill.macro.collect import MacroRunSummary, SeriesResult, collect_series
 from coinfill.macro.coverage import coverage_calendar, macro_contract
 from coinfill.macro.plan import SeriesPlan, plan_all
 from coinfill.outcomes import stop_if_provider_stopped
-from coinfill.secrets import resolve_secret
 from coinfill.settings import Settings
 from coinfill.sources.fred import FredClient
-from coinfill.sources.ratelimit import make_limiter
 from coinfill.validation.report import SuiteReport, render
 from flows.chunks import run_chunks
 from flows.coverage import conclude, measure_coverage
@@ -132,21 +131,9 @@ def _collect(
     before_write: Callable[[], object],
 ) -> list[SeriesResult]:
     """Each planned series a chunk of the shared runner; the FRED rate limit paces them."""
-    logger = get_run_logger()
-    api_key = resolve_secret(
-        "FRED API key",
-        block=settings.fred_api_key_block,
-        credential=(settings.credentials_block, "fred_api_key"),
-        env=settings.fred_api_key,
-        env_name="COINFILL_FRED_API_KEY",
-    )
-    limiter = make_limiter("fred", settings.fred_requests_per_second, settings.rate_limiter)
-    logger.info("FRED rate limit: %s", limiter.describe())
     todo = {p.series.indicator_name: p for p in plans if p.fetch}
-    with FredClient(
-        api_key, settings.fred_base_url, limiter, timeout=settings.fred_timeout_seconds
-    ) as client:
-        client.key_block = settings.fred_api_key_block
+    with make_fred_client(settings) as client:
+        get_run_logger().info("FRED rate limit: %s", client.http.limiter.describe())
         results, failures = run_chunks(
             fetch_series,
             [[name] for name in todo],

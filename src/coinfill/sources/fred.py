@@ -71,10 +71,11 @@ class FredClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         page_limit: int = PAGE_LIMIT,
+        key_block: str | None = None,
     ) -> None:
         self.api_key = api_key
         self.page_limit = page_limit
-        self.key_block: str | None = None  # named in the message of a refused key
+        self.key_block = key_block  # the Secret block named in the message of a refused key
         kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = HttpSource(
             "FRED",
