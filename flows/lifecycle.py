@@ -20,8 +20,8 @@ from prefect import get_run_logger
 from prefect.exceptions import CancelledRun
 from prefect.states import Cancelled, Failed
 
-from coinfill.errors import CoinfillError, RunInterruptedError
-from coinfill.interrupts import STOP, stop_on_signals
+from coinfill.errors import CoinfillError, RunInterruptedError, one_line
+from coinfill.interrupts import NOT_STARTED, STOP, stop_on_signals
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,15 +38,15 @@ def interruptible(fn: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         with stop_on_signals():
             try:
-                STOP.check(lambda: "interrupted before the run started; nothing was written")
+                STOP.check(lambda: NOT_STARTED)
                 return fn(*args, **kwargs)
             except RunInterruptedError as exc:
                 message = str(exc)
             except CoinfillError as exc:
                 # A known failure: the run's state message is its one line (in the UI too),
                 # and a caller of the flow still gets the exception itself.
-                get_run_logger().error(" ".join(str(exc).split()))
-                return cast(R, Failed(message=" ".join(str(exc).split()), data=exc))
+                get_run_logger().error(one_line(exc))
+                return cast(R, Failed(message=one_line(exc), data=exc))
             except CancelledRun as exc:  # a subflow (the feature refresh) was interrupted
                 if not STOP:
                     raise

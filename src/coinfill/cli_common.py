@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from coinfill.errors import CoinfillError
+from coinfill.errors import CoinfillError, one_line
 from coinfill.settings import Settings, load_settings
 
 out = Console(soft_wrap=True)
@@ -18,9 +18,13 @@ err = Console(stderr=True, soft_wrap=True)
 DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])]
 
 
-def fail(exc: CoinfillError, code: int = 2) -> typer.Exit:
-    """One ``error:`` line on stderr, whatever the message's own line breaks or brackets."""
-    err.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", highlight=False)
+def fail(exc: Exception, code: int = 2, hint: str | None = None) -> typer.Exit:
+    """One ``error:`` line on stderr (and a ``hint:`` line when given), whatever the message's
+    own line breaks or brackets; an error coinfill does not know is named by its type."""
+    what = str(exc) if isinstance(exc, CoinfillError) else f"{type(exc).__name__}: {exc}"
+    err.print(f"[red]error:[/red] {escape(one_line(what))}", highlight=False)
+    if hint:
+        err.print(f"hint: {hint}", highlight=False, markup=False)
     return typer.Exit(code)
 
 

@@ -21,12 +21,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import typer
-from rich.markup import escape
 
 from coinfill.backfill import plan_window
-from coinfill.cli_common import err, out
+from coinfill.cli_common import err, fail, out
 from coinfill.errors import BackfillFailedError, CoinfillError
-from coinfill.interrupts import STOP, stop_on_signals
+from coinfill.interrupts import NOT_STARTED, STOP, stop_on_signals
 
 DEBUG_ENV = "COINFILL_DEBUG"
 T = TypeVar("T")
@@ -118,7 +117,7 @@ def _run(run: Callable[[], T]) -> T:
             crashed = mark_orphaned_runs_crashed()
             if crashed:
                 out.print(f"marked {crashed} run(s) of killed coinfill processes as Crashed")
-            STOP.check(lambda: "interrupted before the run started; nothing was written")
+            STOP.check(lambda: NOT_STARTED)
             with tags(run_tag()):
                 return run()
     except CancelledRun as exc:
@@ -147,12 +146,4 @@ def _interrupted(message: str) -> typer.Exit:
 def _fail(exc: Exception, code: int, hint: str | None = None) -> typer.Exit:
     if debugging():  # --debug: where it came from, then the same line
         traceback.print_exception(exc, file=sys.stderr)
-    what = str(exc) if isinstance(exc, CoinfillError) else f"{type(exc).__name__}: {exc}"
-    err.print(f"[red]error:[/red] {escape(_one_line(what))}", highlight=False)
-    if hint:
-        err.print(f"hint: {hint}", highlight=False, markup=False)
-    return typer.Exit(code)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return fail(exc, code, hint)

@@ -71,6 +71,11 @@ class RunInterruptedError(CoinfillError):
         self.signum = signum
 
 
+def one_line(error: BaseException | str) -> str:
+    """The message on one line: what an ``error:`` line and a run's state message show."""
+    return " ".join(str(error).split())
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether another attempt of the work that raised ``exc`` may succeed.
 

@@ -19,6 +19,7 @@ from types import FrameType
 from coinfill.errors import RunInterruptedError
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
+NOT_STARTED = "interrupted before the run started; nothing was written"
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
