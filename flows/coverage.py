@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from coinfill.db import history
 from coinfill.errors import BackfillFailedError, CoverageMissedError
-from coinfill.validation.gxrun import validate
 from coinfill.validation.report import SuiteReport, render, table_rows
+from coinfill.validation.warm import validate
 from expectations.contracts import Contract, contract_for
 
 

@@ -52,7 +52,7 @@ up() {
   "$BIN/prefect" variable set coinfill_code_dir "$ROOT" --overwrite >/dev/null
   "$BIN/prefect" variable set coinfill_image "coinfill:local" --overwrite >/dev/null
   say "global rate limits per provider (as Terraform creates them)"
-  "$BIN/python" -m coinfill.ratelimits_cli
+  "$BIN/python" -m coinfill.cli.ratelimits
   say "database schema and blocks"
   "$BIN/coinfill" db upgrade
   "$BIN/coinfill" blocks register

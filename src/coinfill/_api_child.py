@@ -4,58 +4,33 @@ started it. ``coinfill.prefect_api.temporary_api`` starts it as::
     python -m coinfill._api_child --parent PID [--pdeathsig] -- <uvicorn arguments>
 
 Prefect's own temporary server is a plain ``python -m uvicorn`` child: after a ``kill -9`` of
-the CLI it keeps listening forever. Here two guards stop it when the parent goes:
+the CLI it keeps listening forever. Here two guards (:mod:`coinfill.lifeline`) stop it when
+the parent goes: ``--pdeathsig`` (Linux) has the kernel send SIGTERM when the parent dies, even
+by SIGKILL; a watchdog thread (any POSIX system) notices the re-parenting, asks uvicorn to
+stop, and exits hard if it does not within ``GRACE_SECONDS``.
 
-- ``--pdeathsig`` (Linux): ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` makes the kernel send SIGTERM
-  the moment the parent dies, even by SIGKILL. The kernel ties it to the parent *thread* that
-  forked us, so the parent asks for it only when it starts us from its main thread.
-- A watchdog thread (any POSIX system): polls ``getppid()``, which changes when the parent dies
-  and we are re-parented, then asks uvicorn to stop and exits hard if it does not within
-  ``GRACE_SECONDS``.
-
-Deliberately imports nothing from coinfill: it should start fast and run only Prefect's code.
+Imports nothing else from coinfill: it should start fast and run only Prefect's code.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
-import threading
-import time
 from collections.abc import Sequence
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-POLL_SECONDS = 0.5
+from coinfill.lifeline import parent_death_signal, watch_parent
+
 # uvicorn's graceful shutdown of Prefect's app takes well under a second; a server that hangs
 # longer is killed, not waited for (the parent that would have waited is gone).
 GRACE_SECONDS = 5.0
 
 
-def _set_parent_death_signal() -> None:
-    """Ask Linux to SIGTERM us when the parent dies. Silently unavailable elsewhere: the
-    watchdog covers those systems."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _watch_parent(parent: int) -> None:
-    """Stop uvicorn once the parent is gone; exit hard if the stop hangs."""
-    while os.getppid() == parent:
-        time.sleep(POLL_SECONDS)
+def _stop_uvicorn() -> None:
     # SIGTERM runs uvicorn's graceful shutdown (or, before uvicorn installed its handler, the
     # default action ends the process at once).
     os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(GRACE_SECONDS)
-    os._exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -69,11 +44,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         uvicorn_args = uvicorn_args[1:]
 
     if args.pdeathsig:
-        _set_parent_death_signal()
-    # The parent may have died before the guard above was set: then nobody would signal us.
-    if os.getppid() != args.parent:
+        parent_death_signal()
+    if not watch_parent(args.parent, _stop_uvicorn, GRACE_SECONDS):
         sys.exit(0)
-    threading.Thread(target=_watch_parent, args=(args.parent,), daemon=True).start()
 
     import uvicorn
 

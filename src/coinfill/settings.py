@@ -239,6 +239,17 @@ class Settings(BaseSettings):
         default_factory=lambda: ["en"], description="Languages the transformer model reads."
     )
     sentiment_batch_size: int = Field(default=32, ge=1, le=1024)
+    local_api_url: str = Field(
+        default="http://127.0.0.1:4200/api",
+        description="A Prefect server the CLI reports to when PREFECT_API_URL is not set and "
+        "one answers here (the `make up` stack); empty: never look, start a temporary one.",
+    )
+    api_startup_timeout: float = Field(
+        default=90.0,
+        gt=0,
+        description="Seconds the CLI's temporary Prefect server gets to answer (idle ~5 s; "
+        "Prefect's own 20 s is missed on a loaded 2-core machine).",
+    )
     demo_data_dir: Path | None = Field(
         default=None, description="Override the bundled demo price files (tests)."
     )

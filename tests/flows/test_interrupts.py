@@ -50,6 +50,7 @@ def _environment(url: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "COINFILL_"))}
     return env | {
         "COINFILL_DATABASE_URL": url,
+        "COINFILL_LOCAL_API_URL": "",  # its own temporary API even where `make up` runs
         "COINFILL_CHUNK_SYMBOLS": "1",
         "COINFILL_MAX_PARALLEL_CHUNKS": "1",
         "PREFECT_HOME": str(home),

@@ -28,8 +28,11 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Pending, Running
 
 from coinfill.errors import ConfigurationError
-from coinfill.prefect_api import STARTUP_TIMEOUT_ENV, ApiStartupError, temporary_api
+from coinfill.prefect_api import ApiStartupError, _probably_configured, temporary_api
 from coinfill.prefect_runs import mark_orphaned_runs_crashed, run_tag
+from coinfill.prefect_server import STARTUP_TIMEOUT_SETTING
+from coinfill.prefect_server import answers as prefect_answers
+from coinfill.settings import load_settings
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="process checks read Linux's /proc"
@@ -258,21 +261,18 @@ def test_a_configured_api_is_used_and_nothing_is_started() -> None:
         assert launchers(os.getpid()) == []
 
 
-def test_a_server_that_does_not_come_up_is_one_line_and_leaves_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(STARTUP_TIMEOUT_ENV, "0.3")
+def test_a_server_that_does_not_come_up_is_one_line_and_leaves_nothing() -> None:
     with (
         temporary_settings(restore_defaults={PREFECT_API_URL}),
         pytest.raises(ApiStartupError) as failure,
-        temporary_api(),
+        temporary_api(0.3),
     ):
         pytest.fail("the server cannot answer within 0.3 s")
     message = str(failure.value)
     assert isinstance(failure.value, ConfigurationError)
     assert "\n" not in message
     assert "did not answer" in message and "within 0.3 s" in message
-    assert STARTUP_TIMEOUT_ENV in message and "PREFECT_API_URL" in message
+    assert STARTUP_TIMEOUT_SETTING in message and "PREFECT_API_URL" in message
     assert launchers(os.getpid()) == []
 
 
@@ -280,13 +280,128 @@ def test_a_server_that_does_not_come_up_is_one_line_and_leaves_nothing(
 def test_a_bad_startup_timeout_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv(STARTUP_TIMEOUT_ENV, value)
+    monkeypatch.setenv(STARTUP_TIMEOUT_SETTING, value)
+    with pytest.raises(ConfigurationError, match=STARTUP_TIMEOUT_SETTING):
+        load_settings()
+
+
+def test_a_running_local_server_is_used_and_nothing_is_started() -> None:
+    """The `make up` stack (here: this session's harness server) when nothing is configured."""
+    local = str(PREFECT_API_URL.value())
+    warmed: list[int] = []
     with (
         temporary_settings(restore_defaults={PREFECT_API_URL}),
-        pytest.raises(ConfigurationError, match=STARTUP_TIMEOUT_ENV),
-        temporary_api(),
+        temporary_api(
+            local_url=local, warm=lambda: warmed.append(len(launchers(os.getpid())))
+        ) as url,
     ):
-        pass
+        assert url == local
+        assert PREFECT_API_URL.value() == local
+        assert launchers(os.getpid()) == []
+    assert warmed == [0]
+
+
+def test_only_a_prefect_health_check_counts_as_a_local_server(tmp_path: Path) -> None:
+    """A port that answers something else (another web app on 4200) is not used."""
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None
+        line = other.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (…) ..."
+        port = int(line.split(" port ")[1].split()[0])
+        assert not prefect_answers(f"http://127.0.0.1:{port}/api")
+    finally:
+        other.kill()
+        other.wait()
+    assert prefect_answers(str(PREFECT_API_URL.value()))
+    assert not prefect_answers(closed_port_url())
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+
+
+def test_a_profile_with_an_api_url_is_seen_without_importing_prefect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = (
+        "import sys; from coinfill.prefect_api import _probably_configured; "
+        "print(_probably_configured(), 'prefect' in sys.modules)"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def guess(**extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=clean_env(home, **extra),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert guess() == "False False"
+    (home / "profiles.toml").write_text(
+        'active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://prefect.internal/api"\n'
+        "[profiles.local]\n"
+    )
+    assert guess() == "True False"
+    assert guess(PREFECT_PROFILE="local") == "False False"
+    assert guess(PREFECT_PROFILE="local", PREFECT_API_URL="http://x/api") == "True False"
+    assert _probably_configured()  # in this session Prefect is loaded and configured
+
+
+WARM_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from coinfill.prefect_api import temporary_api
+
+    def launchers():
+        mine = str(os.getpid()).encode()
+        found = 0
+        for entry in Path("/proc").iterdir():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\\0")
+            except OSError:
+                continue
+            if b"coinfill._api_child" in argv and argv[argv.index(b"--parent") + 1] == mine:
+                found += 1
+        return found
+
+    seen = []
+    def warm():
+        # Prefect is not imported before the launch: the server boots while we import.
+        loaded = "prefect" in sys.modules
+        deadline = time.monotonic() + 10  # the child's exec may trail its fork a moment
+        while not launchers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append((launchers(), loaded))
+        import prefect.client.orchestration  # noqa: F401
+
+    with temporary_api(120, local_url=None, warm=warm) as url:
+        print("SEEN", seen, flush=True)
+    """
+)
+
+
+def test_the_server_boots_while_the_run_imports(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_SCRIPT],
+        env=clean_env(tmp_path, PYTHONPATH=str(Path(__file__).parents[2])),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT + 30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SEEN [(1, False)]" in done.stdout
 
 
 # -- orphaned runs -------------------------------------------------------------------------------

@@ -1,44 +1,30 @@
 """``coinfill assets``: list, add, activate/deactivate, load the bundled list, sync with
-Binance. Every command works on the configured database's ``crypto_assets``."""
+Binance. Every command works on the configured database's ``crypto_assets``.
+
+The database, pandas and the Binance client load in the commands' bodies, not for ``--help``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.console import Console
-from sqlalchemy import Engine
 
 from coinfill.backfill import parse_symbols
-from coinfill.config import database_url
-from coinfill.db.assets import (
-    add_assets,
-    add_missing_defaults,
-    list_assets,
-    set_active,
-    set_pairs,
-)
-from coinfill.db.engine import make_engine
+from coinfill.cli.common import fail, out, settings_or_exit
 from coinfill.errors import CoinfillError, InputError
-from coinfill.prices.sync import compare
-from coinfill.settings import load_settings
-from coinfill.sources.binance import BinanceClient
-from coinfill.sources.binance_weight import WeightBudget
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 assets_app = typer.Typer(help="The asset registry (crypto_assets).", no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 def _engine() -> Engine:
-    settings = load_settings()
-    return make_engine(database_url(settings))
+    from coinfill.config import database_url
+    from coinfill.db.engine import make_engine
 
-
-def _fail(exc: CoinfillError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(2)
+    return make_engine(database_url(settings_or_exit()))
 
 
 @assets_app.command("list")
@@ -46,10 +32,12 @@ def list_command(
     all_assets: Annotated[bool, typer.Option("--all", help="Include inactive assets.")] = False,
 ) -> None:
     """The registry: symbol, name, active, Binance pair, CoinGecko and CoinMetrics ids."""
+    from coinfill.db.assets import list_assets
+
     try:
         frame = list_assets(_engine(), include_inactive=all_assets)
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if frame.empty:
         out.print("no assets registered: `coinfill assets init` loads the bundled list")
         return
@@ -67,6 +55,10 @@ def add_command(
     messari: Annotated[str | None, typer.Option(help="Messari asset key, e.g. solana")] = None,
 ) -> None:
     """Add an asset, or set ids of a registered one (options left out keep their value)."""
+    import pandas as pd
+
+    from coinfill.db.assets import add_assets
+
     try:
         (checked,) = parse_symbols([symbol]) or [symbol]
         row = {
@@ -80,19 +72,21 @@ def add_command(
         }
         counts = add_assets(_engine(), pd.DataFrame([row]))
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     verb = "added" if counts.inserted else "updated" if counts.updated else "unchanged"
     out.print(f"{checked}: {verb} (active)")
 
 
 def _set_active(symbols: str, active: bool) -> None:
+    from coinfill.db.assets import set_active
+
     try:
         wanted = parse_symbols(symbols) or []
         unknown = set_active(_engine(), wanted, active)
         if unknown:
             raise InputError(f"not in the registry: {', '.join(unknown)}")
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     state = "active" if active else "inactive (no longer collected; its data stays)"
     out.print(f"{', '.join(wanted)}: {state}")
 
@@ -112,10 +106,12 @@ def activate_command(symbols: Annotated[str, typer.Argument(help="e.g. EOS,LUNA"
 @assets_app.command("init")
 def init_command() -> None:
     """Load the bundled list of ~500 assets; registered assets are left as they are."""
+    from coinfill.db.assets import add_missing_defaults
+
     try:
         added = add_missing_defaults(_engine())
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"{added} assets added from the bundled list")
 
 
@@ -126,7 +122,14 @@ def sync_command(
     ] = False,
 ) -> None:
     """Check the registry's Binance pairs against Binance's exchangeInfo."""
-    settings = load_settings()
+    from coinfill.config import database_url
+    from coinfill.db.assets import list_assets, set_pairs
+    from coinfill.db.engine import make_engine
+    from coinfill.prices.sync import compare
+    from coinfill.sources.binance import BinanceClient
+    from coinfill.sources.binance_weight import WeightBudget
+
+    settings = settings_or_exit()
     try:
         engine = make_engine(database_url(settings))
         assets = list_assets(engine, include_inactive=True)
@@ -136,7 +139,7 @@ def sync_command(
         if apply and report.changes():
             set_pairs(engine, report.changes())
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for line in report.lines():
         out.print(line, highlight=False)
     if report.changes():

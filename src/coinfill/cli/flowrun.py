@@ -5,17 +5,20 @@
   ``COINFILL_DEBUG=1``.
 - SIGINT/SIGTERM stop the run between writes (:mod:`coinfill.interrupts`); the exit code is
   130 or 143.
-- Without a configured Prefect API the CLI starts its own temporary one, which never outlives
-  it (:mod:`coinfill.prefect_api`), and first marks runs a killed CLI left RUNNING as Crashed.
+- Without a configured Prefect API the CLI reports to the local one (``make up``) or starts
+  its own temporary one, which never outlives it (:mod:`coinfill.prefect_api`); it first marks
+  runs a killed CLI left RUNNING as Crashed.
+- Start-up is what users wait for (DESIGN §11): this module imports neither Prefect nor the
+  flows at import time; the flow's module is imported while a temporary server boots.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -23,11 +26,10 @@ from typing import Any, Protocol, TypeVar
 import typer
 
 from coinfill.backfill import plan_window
-from coinfill.cli_common import err, fail, out
+from coinfill.cli.common import debugging, err, fail, out, settings_or_exit
 from coinfill.errors import BackfillFailedError, CoinfillError
 from coinfill.interrupts import NOT_STARTED, STOP, stop_on_signals
 
-DEBUG_ENV = "COINFILL_DEBUG"
 T = TypeVar("T")
 
 
@@ -35,10 +37,6 @@ class Summary(Protocol):
     coverage: str
 
     def markdown(self) -> str: ...
-
-
-def debugging() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class _KnownFailuresOnly(logging.Filter):
@@ -82,59 +80,94 @@ def quiet_prefect_console() -> Iterator[None]:
             handler.removeFilter(quiet)
 
 
-def run_flow_command(
-    days: int | None, start: datetime | None, end: datetime | None, run: Callable[[], Summary]
+def run_flow(
+    module: str,
+    name: str,
+    days: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    parameters: Callable[[], dict[str, Any]],
 ) -> None:
-    """Check the window before Prefect starts (a typo fails fast and plainly), run, report."""
+    """``coinfill run …``: flow ``name`` of ``module`` over the window with ``parameters()``.
 
-    def checked() -> Summary:
+    The window and the parameters are checked before anything starts (a typo fails fast and
+    plainly); the flow's module is imported while the Prefect API starts; then the summary
+    and the coverage before → after are printed.
+    """
+    try:
         plan_window(days, start, end, now=datetime.now(UTC).replace(tzinfo=None))
-        return run()
+        checked = parameters()
+    except CoinfillError as exc:
+        raise fail(exc) from None
 
-    summary = run_flows(checked)
+    def run() -> Summary:
+        flow: Callable[..., Summary] = getattr(importlib.import_module(module), name)
+        return flow(days=days, start=start, end=end, **checked)
+
+    summary = run_flows(run, warm=[module])
     out.print(summary.markdown(), highlight=False)
     out.print("\ncoverage before → after:", highlight=False)
     out.print(summary.coverage, highlight=False)
 
 
-def run_flows(run: Callable[[], T]) -> T:
+def run_flows(run: Callable[[], T], warm: Sequence[str] = ()) -> T:
     """``run()`` (which calls flows in-process) with signals, the Prefect API and the error
-    handling of the module doc; a failure ends the command with its one line."""
+    handling of the module doc; a failure ends the command with its one line. The modules
+    ``warm`` names are imported while a temporary API server starts."""
+    settings = settings_or_exit()
     STOP.clear()
     with stop_on_signals():
-        return _run(run)
+        return _run(run, warm, settings.local_api_url, settings.api_startup_timeout)
 
 
-def _run(run: Callable[[], T]) -> T:
-    from prefect import tags
-    from prefect.exceptions import CancelledRun
+def _import_all(modules: Sequence[str]) -> None:
+    for name in modules:
+        importlib.import_module(name)
 
+
+def _run(run: Callable[[], T], warm: Sequence[str], local_url: str, timeout: float) -> T:
     from coinfill.prefect_api import temporary_api
-    from coinfill.prefect_runs import mark_orphaned_runs_crashed, run_tag
+    from coinfill.validation.warm import warm_validator
 
     try:
-        with quiet_prefect_console(), temporary_api():
-            crashed = mark_orphaned_runs_crashed()
-            if crashed:
-                out.print(f"marked {crashed} run(s) of killed coinfill processes as Crashed")
-            STOP.check(lambda: NOT_STARTED)
-            with tags(run_tag()):
-                return run()
-    except CancelledRun as exc:
-        raise _interrupted(str(exc)) from None
-    except BackfillFailedError as exc:
-        raise _fail(exc, code=1) from None
-    except CoinfillError as exc:
-        if STOP:
-            raise _interrupted(str(exc)) from None
-        raise _fail(exc, code=2) from None
+        # Three things start at once, on two cores: Great Expectations imports in the warm
+        # validator, a temporary Prefect server boots (if one is needed), the flow imports here.
+        with (
+            warm_validator(),
+            temporary_api(timeout, local_url=local_url, warm=lambda: _import_all(warm)),
+        ):
+            from prefect import tags
+
+            from coinfill.prefect_runs import mark_orphaned_runs_crashed, run_tag
+
+            with quiet_prefect_console():
+                crashed = mark_orphaned_runs_crashed()
+                if crashed:
+                    out.print(f"marked {crashed} run(s) of killed coinfill processes as Crashed")
+                STOP.check(lambda: NOT_STARTED)
+                with tags(run_tag()):
+                    return run()
     except KeyboardInterrupt:
         raise _interrupted("interrupted (forced by a second signal)") from None
     except Exception as exc:
-        if debugging():
-            raise
-        raise _fail(exc, code=1, hint="this is a bug or an unclassified failure: run again "
-                    "with --debug for the traceback and report it") from None  # fmt: skip
+        raise _ended(exc) from None
+
+
+def _ended(exc: Exception) -> typer.Exit:
+    """The command's end for a run that raised: one line, the exit code by kind."""
+    if "prefect.exceptions" in sys.modules:  # not loaded: it cannot be Prefect's
+        from prefect.exceptions import CancelledRun
+
+        if isinstance(exc, CancelledRun):
+            return _interrupted(str(exc))
+    if isinstance(exc, BackfillFailedError):
+        return _fail(exc, code=1)
+    if isinstance(exc, CoinfillError):
+        return _interrupted(str(exc)) if STOP else _fail(exc, code=2)
+    if debugging():
+        raise exc
+    return _fail(exc, code=1, hint="this is a bug or an unclassified failure: run again "
+                 "with --debug for the traceback and report it")  # fmt: skip
 
 
 def _interrupted(message: str) -> typer.Exit:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from coinfill.cli_common import fail, out, settings_or_exit
+from coinfill.cli.common import fail, out, settings_or_exit
 from coinfill.errors import ConfigurationError
 
 blocks_app = typer.Typer(help="Prefect Blocks: database and API credentials.", no_args_is_help=True)

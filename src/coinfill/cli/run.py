@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from coinfill.backfill import parse_symbols
-from coinfill.cli_common import DateOpt
-from coinfill.cli_flow import run_flow_command
+from coinfill.cli.common import DateOpt
+from coinfill.cli.flowrun import run_flow
 
 run_app = typer.Typer(help="Run a collector's flow in-process.", no_args_is_help=True)
 
@@ -43,16 +43,13 @@ def run_technical(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Backfill technical indicators (SMA 20/50, RSI 14, MACD, Bollinger), coverage checked."""
-    from flows.technical_indicators import technical_indicators
-
-    run_flow_command(
+    run_flow(
+        "flows.technical_indicators",
+        "technical_indicators",
         days,
         start,
         end,
-        lambda: technical_indicators(
-            days=days,
-            start=start,
-            end=end,
+        lambda: dict(
             symbols=parse_symbols(symbols),
             max_assets=max_assets,
             dry_run=dry_run,
@@ -75,16 +72,13 @@ def run_macro(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Collect US macro indicators from FRED (gap-driven, ≤ 1 request/s), coverage checked."""
-    from flows.macro_indicators import macro_indicators
-
-    run_flow_command(
+    run_flow(
+        "flows.macro_indicators",
+        "macro_indicators",
         days,
         start,
         end,
-        lambda: macro_indicators(
-            days=days,
-            start=start,
-            end=end,
+        lambda: dict(
             indicators=_names(indicators),
             dry_run=dry_run,
             enforce_coverage=enforce_coverage,
@@ -111,16 +105,13 @@ def run_prices(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Collect price bars from Binance (CoinGecko for the rest), gap-driven, coverage checked."""
-    from flows.crypto_prices import crypto_prices
-
-    run_flow_command(
+    run_flow(
+        "flows.crypto_prices",
+        "crypto_prices",
         days,
         start,
         end,
-        lambda: crypto_prices(
-            days=days,
-            start=start,
-            end=end,
+        lambda: dict(
             symbols=parse_symbols(symbols),
             interval=interval,
             max_assets=max_assets,
@@ -143,17 +134,19 @@ def run_onchain(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Collect on-chain metrics (CoinMetrics, blockchain.info fallback), coverage checked."""
-    from flows.onchain_metrics import onchain_metrics
-
-    run_flow_command(
+    run_flow(
+        "flows.onchain_metrics",
+        "onchain_metrics",
         days,
         start,
         end,
-        lambda: onchain_metrics(
-            days=days, start=start, end=end, symbols=parse_symbols(symbols),
-            max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
+        lambda: dict(
+            symbols=parse_symbols(symbols),
+            max_assets=max_assets,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
         ),
-    )  # fmt: skip
+    )
 
 
 @run_app.command("features")
@@ -171,17 +164,19 @@ def run_features(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Build the point-in-time feature table; without a window, only what changed."""
-    from flows.ml_features import ml_features
-
-    run_flow_command(
+    run_flow(
+        "flows.ml_features",
+        "ml_features",
         days,
         start,
         end,
-        lambda: ml_features(
-            days=days, start=start, end=end, symbols=parse_symbols(symbols),
-            max_assets=max_assets, dry_run=dry_run, enforce_coverage=enforce_coverage,
+        lambda: dict(
+            symbols=parse_symbols(symbols),
+            max_assets=max_assets,
+            dry_run=dry_run,
+            enforce_coverage=enforce_coverage,
         ),
-    )  # fmt: skip
+    )
 
 
 @run_app.command("sentiment")
@@ -199,14 +194,16 @@ def run_sentiment(
     enforce_coverage: EnforceOpt = True,
 ) -> None:
     """Collect news (RSS/Atom feeds, NewsAPI.org with a key) and score its sentiment."""
-    from flows.news_sentiment import news_sentiment
-
-    run_flow_command(
+    run_flow(
+        "flows.news_sentiment",
+        "news_sentiment",
         days,
         start,
         end,
-        lambda: news_sentiment(
-            days=days, start=start, end=end, rescore=rescore, feeds=_names(feeds), dry_run=dry_run,
+        lambda: dict(
+            rescore=rescore,
+            feeds=_names(feeds),
+            dry_run=dry_run,
             enforce_coverage=enforce_coverage,
         ),
-    )  # fmt: skip
+    )

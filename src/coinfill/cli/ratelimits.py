@@ -1,6 +1,6 @@
 """Create or update the providers' global concurrency limits on the configured Prefect server.
 
-    PREFECT_API_URL=http://127.0.0.1:4200/api python -m coinfill.ratelimits_cli
+    PREFECT_API_URL=http://127.0.0.1:4200/api python -m coinfill.cli.ratelimits
 
 Used by ``make up``; production gets the same limits from Terraform.
 """

@@ -1,4 +1,4 @@
-"""The ``coinfill`` command. It runs the same flow objects the Prefect deployments run."""
+"""``coinfill coverage`` and ``coinfill demo``: what the suites measure, and the offline tour."""
 
 from __future__ import annotations
 
@@ -11,63 +11,19 @@ from typing import Annotated
 
 import typer
 
-from coinfill.assets_cli import assets_app
-from coinfill.backfill import parse_symbols
-from coinfill.blocks_cli import blocks_app
-from coinfill.cli_common import DateOpt, out
-from coinfill.cli_common import fail as _fail
-from coinfill.cli_common import settings_or_exit as _settings
-from coinfill.cli_flow import DEBUG_ENV, run_flows
-from coinfill.config import database_url
-from coinfill.db.engine import make_engine, safe_url
-from coinfill.db.history import history
-from coinfill.db.migrate import upgrade
+from coinfill.cli.common import DateOpt, fail, out, settings_or_exit
+from coinfill.cli.flowrun import Summary, run_flows
 from coinfill.errors import CoinfillError
-from coinfill.run_cli import run_app
-from coinfill.validation.overview import measure_all, render_history, suites_for
-from coinfill.validation.report import render
-from expectations.contracts import CONTRACTS, contract_for
 
-app = typer.Typer(
-    help="coinfill: collect, backfill and validate crypto ML data.", no_args_is_help=True
-)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(run_app, name="run")
-app.add_typer(blocks_app, name="blocks")
-app.add_typer(assets_app, name="assets")
+# The suites' names, spelled out so that `--help` need not load the contracts (SQLAlchemy,
+# pandas); tests/unit/test_cli_imports.py checks them against expectations.contracts.
+SUITES = ("prices", "technical", "macro", "onchain", "features", "sentiment")
+DEMO_FLOWS = ("flows.technical_indicators", "flows.news_sentiment", "flows.ml_features")
 
 
-@app.callback()
-def options(
-    debug: Annotated[
-        bool,
-        typer.Option("--debug", help="Show every log line and traceback (or COINFILL_DEBUG=1)."),
-    ] = False,
-) -> None:
-    """coinfill: collect, backfill and validate crypto ML data."""
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create or migrate the schema (adopts a database of the old system as it is)."""
-    settings = _settings()
-    try:
-        engine = make_engine(database_url(settings))
-        changes = upgrade(engine)
-    except CoinfillError as exc:
-        raise _fail(exc) from None
-    for change in changes:
-        out.print(f"  {change}")
-    out.print(f"schema is current on {safe_url(engine.url)}")
-
-
-@app.command()
 def coverage(
     table: Annotated[
-        str | None, typer.Option(help=f"One of: {', '.join(CONTRACTS)}; default all")
+        str | None, typer.Option(help=f"One of: {', '.join(SUITES)}; default all")
     ] = None,
     start: DateOpt = None,
     end: DateOpt = None,
@@ -82,7 +38,15 @@ def coverage(
     ] = None,
 ) -> None:
     """Coverage per column (non-null ÷ eligible rows) and validity, from the GX suites."""
-    settings = _settings()
+    from coinfill.backfill import parse_symbols
+    from coinfill.config import database_url
+    from coinfill.db.engine import make_engine
+    from coinfill.db.history import history
+    from coinfill.validation.overview import measure_all, render_history, suites_for
+    from coinfill.validation.report import render
+    from expectations.contracts import contract_for
+
+    settings = settings_or_exit()
     try:
         names = suites_for(table)
         engine = make_engine(database_url(settings))
@@ -107,7 +71,7 @@ def coverage(
             settings.price_interval,
         )
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2, default=str) + "\n")
         return
@@ -118,21 +82,20 @@ def coverage(
         out.print(f"\nData Docs: {(docs / 'index.html').resolve()}")
 
 
-@app.command()
 def demo() -> None:
     """Offline demo: bundled prices and news → technical backfill, sentiment, feature table."""
+    from coinfill.config import database_url
+    from coinfill.db.engine import make_engine, safe_url
+    from coinfill.db.migrate import upgrade
     from coinfill.demo import archive_feed_url, load_demo_prices
-    from flows.ml_features import ml_features
-    from flows.news_sentiment import news_sentiment
-    from flows.technical_indicators import technical_indicators
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         engine = make_engine(database_url(settings))
         upgrade(engine)
         loaded = load_demo_prices(engine, settings.demo_data_dir)
     except CoinfillError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(
         f"prices: {loaded.inserted:,} inserted, {loaded.updated:,} updated, "
         f"{loaded.unchanged:,} unchanged (real Bitfinex hourly bars, 2017-10..2019-10)"
@@ -141,16 +104,22 @@ def demo() -> None:
     # flow reads its settings itself, so the archive is set for this command only.
     configured = os.environ.get("COINFILL_NEWS_FEEDS")
     os.environ["COINFILL_NEWS_FEEDS"] = json.dumps({"demo-archive": archive_feed_url()})
-    try:
-        summary, news, features = run_flows(
-            lambda: (
-                technical_indicators(days=0),
-                news_sentiment(days=0),
-                # Offline there is no macro or on-chain data: the features suite reports the
-                # gap instead of failing the demo.
-                ml_features(days=0, enforce_coverage=False),
-            )
+
+    def run() -> tuple[Summary, Summary, Summary]:
+        from flows.ml_features import ml_features
+        from flows.news_sentiment import news_sentiment
+        from flows.technical_indicators import technical_indicators
+
+        return (
+            technical_indicators(days=0),
+            news_sentiment(days=0),
+            # Offline there is no macro or on-chain data: the features suite reports the
+            # gap instead of failing the demo.
+            ml_features(days=0, enforce_coverage=False),
         )
+
+    try:
+        summary, news, features = run_flows(run, warm=DEMO_FLOWS)
     finally:
         if configured is None:
             os.environ.pop("COINFILL_NEWS_FEEDS", None)
@@ -164,9 +133,3 @@ def demo() -> None:
     out.print("\ncoverage of ml_features_materialized (before → after; macro and on-chain need "
               "`coinfill run macro|onchain` with network):")  # fmt: skip
     out.print(features.coverage, highlight=False)
-
-
-def main() -> None:
-    """Console entry point. The ephemeral Prefect server must not try to phone home offline."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    app()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from coinfill.errors import CoinfillError, one_line
-from coinfill.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic-settings loads only when a command reads its settings
+    from coinfill.settings import Settings
+
+DEBUG_ENV = "COINFILL_DEBUG"
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -28,7 +33,14 @@ def fail(exc: Exception, code: int = 2, hint: str | None = None) -> typer.Exit:
     return typer.Exit(code)
 
 
+def debugging() -> bool:
+    """``--debug`` or ``COINFILL_DEBUG=1``: every log line and traceback."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def settings_or_exit() -> Settings:
+    from coinfill.settings import load_settings
+
     try:
         return load_settings()
     except CoinfillError as exc:
