@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 comma := ,
 EXTRAS := $(if $(strip $(TORCH)),dev$(comma)transformer,dev)
 
-.PHONY: venv demo test up down bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news bench-faults lint clean
+.PHONY: venv demo test up down bench bench-technical bench-macro bench-prices bench-onchain bench-features bench-news bench-faults bench-summary lint clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,16 @@ up: $(STAMP)
 down:
 	infra/local/stack.sh down
 
-bench: bench-technical bench-macro bench-prices bench-onchain bench-features bench-news bench-faults
+# Every bench, each as whole `coinfill` processes (own and configured Prefect API) with the
+# in-flow figure beside; a bench that fails does not stop the others; the summary table last.
+BENCHES := technical macro prices onchain features news faults
+bench: $(STAMP)
+	@failed=; for b in $(BENCHES); do $(MAKE) --no-print-directory bench-$$b || failed="$$failed $$b"; done; \
+	$(PY) bench/summary.py; \
+	if [ -n "$$failed" ]; then echo "benches that failed:$$failed"; exit 1; fi
+
+bench-summary: $(STAMP)
+	$(PY) bench/summary.py
 
 bench-technical: $(STAMP)
 	$(PY) bench/technical_bench.py $(BENCH_ARGS)

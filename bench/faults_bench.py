@@ -18,37 +18,32 @@ Results go to ``bench/results-faults.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the provider imitations live with the tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the imitations: tests/fakes
 
-import pandas as pd  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from technical_bench import recreate_database  # noqa: E402
+import pandas as pd
+from common import BENCH, Checks, Row, recreate_database, report
+from process import COINFILL, Bench, run_command
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from coinfill.db.assets import add_assets  # noqa: E402
-from coinfill.db.engine import make_engine  # noqa: E402
-from coinfill.db.migrate import upgrade  # noqa: E402
-from coinfill.db.schema import price_data_real  # noqa: E402
-from coinfill.db.upsert import upsert  # noqa: E402
-from coinfill.demo import demo_bars, price_rows_from_bars  # noqa: E402
-from tests.fakes.fred_server import FakeFred, SeriesSpec  # noqa: E402
+from coinfill.db.assets import add_assets
+from coinfill.db.engine import make_engine
+from coinfill.db.migrate import upgrade
+from coinfill.db.schema import price_data_real
+from coinfill.db.upsert import upsert
+from coinfill.demo import demo_bars, price_rows_from_bars
+from tests.fakes.fred_server import FakeFred, SeriesSpec
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/coinfill_faults_bench"
-COINFILL = Path(sys.executable).with_name("coinfill")
 SYMBOLS = [f"T{i:02d}" for i in range(1, 25)]
 
 
@@ -58,35 +53,18 @@ def closed_port() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def environment(url: str, home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "COINFILL_"))}
-    return env | {"COINFILL_DATABASE_URL": url, "PREFECT_HOME": str(home)} | extra
-
-
-def run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    began = time.monotonic()
-    done = subprocess.run([str(COINFILL), *args], env=env, capture_output=True, text=True)
-    lines = done.stderr.strip().splitlines()
-    return {
-        "seconds": round(time.monotonic() - began, 1),
-        "in_flow": in_flow_seconds(done.stdout),
-        "exit": done.returncode,
-        "stderr_lines": len(lines),
-        "first_line": lines[0][:160] if lines else "",
-    }
-
-
-def in_flow_seconds(log: str) -> float | None:
-    """From the flow run's first log line to its "Finished in state" line (Prefect's console
-    log, HH:MM:SS.mmm): the run without the command's start-up and shutdown."""
-    stamps = [
-        (datetime.strptime(line[:12], "%H:%M:%S.%f"), line)
-        for line in log.splitlines()
-        if re.match(r"\d\d:\d\d:\d\d\.\d{3} \|", line)
-    ]
-    begun = next((t for t, line in stamps if "Beginning flow run" in line), None)
-    ended = next((t for t, line in reversed(stamps) if "Finished in state" in line), None)
-    return None if begun is None or ended is None else round((ended - begun).total_seconds(), 1)
+def run(case: str, args: list[str], env: dict[str, str], target: str, limit: float,
+        lines: tuple[int, int] = (1, 2)) -> Row:  # fmt: skip
+    """One failing command: its whole seconds, in-flow seconds, exit 2 and 1–2 stderr lines."""
+    done = run_command(COINFILL, args, env, "own")
+    stderr = done.stderr
+    ok = done.whole_s <= limit and done.exit == 2 and lines[0] <= len(stderr) <= lines[1]
+    print(f"{case}:\n{done.line()}", flush=True)
+    return Row(case, "own", round(done.whole_s, 2), done.in_flow_s, target=target, ok=ok,
+               first_line_s=done.first_line_s and round(done.first_line_s, 2), exit=done.exit,
+               peak_rss_mib=round(done.peak_rss / 2**20),
+               detail={"stderr_lines": len(stderr), "first_line": stderr[0][:160] if stderr
+                       else ""})  # fmt: skip
 
 
 def store_prices(url: str, symbols: list[str], hours: int) -> None:
@@ -98,11 +76,13 @@ def store_prices(url: str, symbols: list[str], hours: int) -> None:
     engine.dispose()
 
 
-def interrupt(url: str, home: Path, signum: int) -> dict[str, Any]:
+def interrupt(bench: Bench, url: str, signum: int) -> Row:
+    """Seconds from the signal to exit once two chunks of a technical backfill are written."""
     recreate_database(url)
     store_prices(url, SYMBOLS, 3000)
     engine = make_engine(url)
-    env = environment(url, home, COINFILL_CHUNK_SYMBOLS="1", COINFILL_MAX_PARALLEL_CHUNKS="1")
+    env = bench.env("own", COINFILL_DATABASE_URL=url, COINFILL_CHUNK_SYMBOLS="1",
+                    COINFILL_MAX_PARALLEL_CHUNKS="1")  # fmt: skip
     args = [str(COINFILL), "run", "technical", "--days", "0", "--symbols", ",".join(SYMBOLS)]
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -115,19 +95,40 @@ def interrupt(url: str, home: Path, signum: int) -> dict[str, Any]:
                 break
         time.sleep(0.1)
     sent = time.monotonic()
+    if process.poll() is not None:  # ended before two chunks were written: nothing to time
+        _, stderr = process.communicate()
+        print(f"signal {signum}: the backfill ended first, exit {process.returncode}: {stderr}")
+        return Row(
+            f"signal {signum} → exit",
+            "own",
+            None,
+            None,
+            target="the run to interrupt",
+            ok=False,
+            exit=process.returncode,
+            detail={"stderr": stderr[-300:]},
+        )
     if signum == signal.SIGINT:
-        os.killpg(process.pid, signum)
+        os.killpg(process.pid, signum)  # the CLI's own group: a terminal's Ctrl-C
     else:
         os.kill(process.pid, signum)
     _, stderr = process.communicate()
+    seconds = round(time.monotonic() - sent, 2)
     lines = stderr.strip().splitlines()
     engine.dispose()
-    return {
-        "seconds_to_exit": round(time.monotonic() - sent, 1),
-        "exit": process.returncode,
-        "stderr_lines": len(lines),
-        "first_line": lines[0] if lines else "",
-    }
+    code = 130 if signum == signal.SIGINT else 143
+    name = "SIGINT to the process group" if signum == signal.SIGINT else "SIGTERM to the process"
+    print(f"{name}: exit {process.returncode} {seconds} s after the signal", flush=True)
+    return Row(
+        f"{name} → exit (whole: seconds from the signal)",
+        "own",
+        seconds,
+        None,
+        target=f"≤ 15 s, exit {code}, 1 stderr line",
+        exit=process.returncode,
+        ok=seconds <= 15 and process.returncode == code and len(lines) == 1,
+        detail={"stderr_lines": len(lines), "first_line": lines[0] if lines else ""},
+    )
 
 
 def read_only_user(url: str) -> str:
@@ -144,53 +145,43 @@ def read_only_user(url: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results-faults.json")
+    parser.add_argument("--results", type=Path, default=BENCH / "results-faults.json")
     options = parser.parse_args()
     url = options.database_url
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "prefect"
-        sqlite = f"sqlite:///{tmp}/faults.db"
+    rows: list[Row] = []
+    one_line = "exit 2, 1–2 stderr lines"
+    with Bench("faults", ("own",)) as bench:
+        sqlite = f"sqlite:///{bench.root}/faults.db"
         store_prices(sqlite, ["BTC"], 200)
         assets = [{"symbol": f"A{i:03d}", "binance_symbol": f"A{i:03d}USDT"} for i in range(100)]
         add_assets(make_engine(sqlite), pd.DataFrame(assets).assign(is_active=True))
-        # Warm-up: the first command with a new PREFECT_HOME creates Prefect's database (~7 s
-        # more); a user pays that once, not per command.
-        run(["run", "technical", "--symbols", "DOGEZ"], environment(sqlite, home))
-        env = environment(sqlite, home, COINFILL_BINANCE_BASE_URL=closed_port())
+        local = {"COINFILL_DATABASE_URL": sqlite}
+        bench.warm_up(
+            ["run", "technical", "--days", "0", "--dry-run", "--no-enforce-coverage"], **local
+        )
         symbols = ",".join(a["symbol"] for a in assets)
-        results["100 assets, closed port"] = run(
-            ["run", "prices", "--days", "2", "--symbols", symbols], env
-        )
-        results["unknown symbol"] = run(
-            ["run", "technical", "--symbols", "DOGEZ"], environment(sqlite, home)
-        )
+        env = bench.env("own", **local, COINFILL_BINANCE_BASE_URL=closed_port())
+        rows.append(run("100 assets, closed port (run prices --days 2)",
+                        ["run", "prices", "--days", "2", "--symbols", symbols], env,
+                        f"< 60 s, {one_line}", 60.0))  # fmt: skip
+        rows.append(run("unknown symbol", ["run", "technical", "--symbols", "DOGEZ"],
+                        bench.env("own", **local), one_line, 60.0))  # fmt: skip
         spec = SeriesSpec("VIXCLS", "d", date(2024, 1, 2), base=15.0)
         with FakeFred([spec], api_key="right") as fred:
-            results["wrong FRED key"] = run(
-                ["run", "macro", "--days", "30"],
-                environment(sqlite, home, COINFILL_FRED_BASE_URL=fred.url,
-                            COINFILL_FRED_API_KEY="wrong"),
-            )  # fmt: skip
-        results["unreachable database"] = run(
-            ["run", "technical"], environment("mysql+pymysql://root@127.0.0.1:1/x", home)
-        )
-        results["SIGINT to the process group"] = interrupt(url, home, signal.SIGINT)
-        results["SIGTERM to the process"] = interrupt(url, home, signal.SIGTERM)
-        results["read-only database user"] = run(
-            ["run", "technical", "--days", "0", "--symbols", SYMBOLS[-1]],
-            environment(read_only_user(url), home),
-        )
+            env = bench.env("own", **local, COINFILL_FRED_BASE_URL=fred.url,
+                            COINFILL_FRED_API_KEY="wrong")  # fmt: skip
+            rows.append(run("wrong FRED key", ["run", "macro", "--days", "30"], env, one_line,
+                            60.0))  # fmt: skip
+        env = bench.env("own", COINFILL_DATABASE_URL="mysql+pymysql://root@127.0.0.1:1/x")
+        rows.append(run("unreachable database", ["run", "technical"], env, one_line, 60.0))
+        rows.append(interrupt(bench, url, signal.SIGINT))
+        rows.append(interrupt(bench, url, signal.SIGTERM))
+        env = bench.env("own", COINFILL_DATABASE_URL=read_only_user(url))
+        rows.append(run("SELECT-only database user",
+                        ["run", "technical", "--days", "0", "--symbols", SYMBOLS[-1]], env,
+                        one_line, 60.0))  # fmt: skip
     recreate_database(url, create=False)
-    options.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("| case | seconds (whole command) | in flow | exit | stderr lines | first line |")
-    print("|---|---:|---:|---:|---:|---|")
-    for case, r in results.items():
-        seconds = r.get("seconds", r.get("seconds_to_exit"))
-        print(
-            f"| {case} | {seconds} | {r.get('in_flow', '–')} | {r['exit']} | "
-            f"{r['stderr_lines']} | {r['first_line']} |"
-        )
+    report("faults", rows, Checks(), options.results, database=url.split("://")[0])
 
 
 if __name__ == "__main__":

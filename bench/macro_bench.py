@@ -1,60 +1,55 @@
-"""Benchmark of the macro collector against a local FRED that enforces 1 request/s.
+"""Benchmark of ``coinfill run macro`` as users run it, against a local FRED that enforces
+1 request/s.
 
-    make bench                                          # both benches
-    .venv/bin/python bench/macro_bench.py               # this one, on MariaDB
+    make bench-macro                                    # on MariaDB, both API modes
     .venv/bin/python bench/macro_bench.py --database-url sqlite:////tmp/macro_bench.db
+    .venv/bin/python bench/macro_bench.py --modes own   # one API mode
 
 A FRED imitation (``tests/fakes/fred_server.py``: FRED's JSON, vintages, ``"."`` holidays)
-answers on 127.0.0.1 and rejects with 429 any request sooner than 1 s after the last one. The
-phases: a 730-day backfill of every series into an empty table, an unchanged re-run and an
-all-history backfill (every series since it began; tens of thousands of rows). For each, the
-fetch span (first request to last) is compared with what the rate limit alone requires,
-(requests − 1) s; the target is within 10 %. Results go to ``bench/results-macro.json``.
+answers on 127.0.0.1 and rejects with 429 any request sooner than 1 s after the last one. Per API
+mode, from an empty database, whole ``coinfill`` processes: ``run macro --days 730``, the same
+again (must write nothing), ``run macro --days 0`` (every series since it began). Each is set
+against what the rate limit alone requires, (requests − 1) s; target for the backfills: the
+whole command within 10 % of it. Results are checked in the database (series, dates, values
+against the imitation's). Results go to ``bench/results-macro.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
-import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the FRED imitation lives with the tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the imitations: tests/fakes
 
-from technical_bench import recreate_database  # noqa: E402
+from common import (
+    BENCH,
+    Checks,
+    Row,
+    drop_database,
+    fresh_database,
+    report,
+    row,
+    scalar,
+    table_state,
+    utc_now,
+    written_since,
+)  # fmt: skip
+from process import MODES, Bench
+from sqlalchemy import Engine, text
 
-from tests.fakes.fred_server import FakeFred, SeriesSpec  # noqa: E402
+from coinfill.macro.catalog import catalog
+from tests.fakes.fred_server import FakeFred, SeriesSpec
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/coinfill_macro_bench"
+TABLE = "macro_indicators"
 HOLIDAYS = frozenset(
     date(y, m, d) for y in range(1990, 2027) for m, d in ((1, 1), (7, 4), (12, 25))
 )
 
 
-@dataclass
-class Phase:
-    name: str
-    seconds: float
-    requests: int
-    rejected_429: int
-    fetch_span: float
-    required: float
-    rows_written: int
-    unchanged: int
-
-    @property
-    def ratio(self) -> float:
-        return self.fetch_span / self.required if self.required else 0.0
-
-
-def series(today: date) -> list[SeriesSpec]:
+def series() -> list[SeriesSpec]:
     """The catalogue's eight FRED series, with their real start dates and publication lags."""
     return [
         SeriesSpec("UNRATE", "m", date(1948, 1, 1), base=4.0, lag_days=35, revisions=2),
@@ -68,92 +63,105 @@ def series(today: date) -> list[SeriesSpec]:
     ]
 
 
+def wrong_values(engine: Engine, fake: FakeFred, sample: int = 20) -> list[str]:
+    """The newest ``sample`` stored values of each series against what the imitation serves."""
+    units = {s.series_id: s.units for s in catalog().values() if s.series_id}
+    wrong = []
+    query = text(f"SELECT indicator_date, value FROM {TABLE} WHERE series_id = :s "
+                 "ORDER BY indicator_date DESC LIMIT :n")  # fmt: skip
+    with engine.connect() as conn:
+        for series_id in fake.series:
+            for day, value in conn.execute(query, {"s": series_id, "n": sample}):
+                day = day.date() if isinstance(day, datetime) else day
+                try:
+                    want = fake.expected_value(series_id, day, units=units.get(series_id, "lin"))
+                except KeyError:
+                    want = "not served"
+                if not (
+                    (value is None and want is None)
+                    or (
+                        value is not None
+                        and isinstance(want, float)
+                        and abs(value - want) <= 1e-9 * max(1.0, abs(want))
+                    )
+                ):
+                    wrong.append(f"{series_id} {day}: stored {value}, served {want}")  # fmt: skip
+    return wrong
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the macro collector.")
     parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--modes", default=",".join(MODES), help="own,configured or one")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument(
-        "--results", type=Path, default=Path(__file__).with_name("results-macro.json")
-    )
+    parser.add_argument("--results", type=Path, default=BENCH / "results-macro.json")
     args = parser.parse_args()
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="coinfill-bench-prefect-"))
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ["COINFILL_DATABASE_URL"] = args.database_url
-    os.environ["COINFILL_FRED_API_KEY"] = "bench-key"
-    os.environ["COINFILL_FRED_REQUESTS_PER_SECOND"] = "1"
-    os.environ["COINFILL_RATE_LIMITER"] = "local"
-    from coinfill.db.engine import make_engine
-    from coinfill.db.migrate import upgrade
-    from flows.macro_indicators import macro_indicators as flow
-
-    if args.database_url.startswith("mysql"):
-        recreate_database(args.database_url)
-    upgrade(make_engine(args.database_url))
+    url = args.database_url
     today = datetime.now(UTC).date()
-    phases: list[Phase] = []
-    with FakeFred(series(today), api_key="bench-key", today=today, requests_per_second=1.0) as fake:
-        os.environ["COINFILL_FRED_BASE_URL"] = fake.url
-        begin = time.perf_counter()
-        flow(days=730, dry_run=True)
-        print(
-            f"warm-up: dry run, {time.perf_counter() - begin:.1f} s, not counted (Prefect server)"
-        )
+    specs = series()
+    rows: list[Row] = []
+    checks = Checks()
+    with (
+        Bench("macro", tuple(args.modes.split(","))) as bench,
+        FakeFred(specs, api_key="bench-key", today=today, requests_per_second=1.0) as fake,
+    ):
+        env = {"COINFILL_DATABASE_URL": url, "COINFILL_FRED_API_KEY": "bench-key",
+               "COINFILL_FRED_REQUESTS_PER_SECOND": "1", "COINFILL_RATE_LIMITER": "local",
+               "COINFILL_FRED_BASE_URL": fake.url}  # fmt: skip
+        engine = fresh_database(url)
+        bench.warm_up(["run", "macro", "--days", "730", "--dry-run"], **env)
 
-        def run(name: str, **params: Any) -> Phase:
-            print(f"… {name}", flush=True)
+        def phase(name: str, mode: str, days: int, backfill: bool) -> tuple[int, int]:
             first, rejected = len(fake.requests), fake.too_many
-            begin = time.perf_counter()
-            summary = flow(**params)
-            seconds = time.perf_counter() - begin
+            before = table_state(engine, TABLE).rows
+            since = utc_now()
+            run = bench.coinfill(["run", "macro", "--days", str(days)], mode, **env)
+            checks.ran(run, f"{name} [{mode}]")
             times = [t for t, _ in fake.requests[first:]]
-            phase = Phase(
-                name,
-                seconds,
-                len(times),
-                fake.too_many - rejected,
-                (times[-1] - times[0]) if times else 0.0,
-                float(max(0, len(times) - 1)),
-                summary.total("inserted") + summary.total("updated"),
-                summary.total("unchanged"),
+            required = float(max(0, len(times) - 1))
+            written = written_since(engine, TABLE, since)
+            after = table_state(engine, TABLE).rows
+            ok = run.whole_s <= 1.1 * required if backfill else None
+            rows.append(row(run, name, basis="rate limit", basis_s=required,
+                            target="≤ 1.1× rate limit" if backfill else "", ok=ok, detail={
+                                "requests": len(times), "rejected_429": fake.too_many - rejected,
+                                "fetch_span_s": round(times[-1] - times[0], 2) if times else 0,
+                                "rows_written": written, "rows_added": after - before,
+                            }))  # fmt: skip
+            print(
+                f"  {len(times)} requests over {rows[-1].detail['fetch_span_s']} s, "
+                f"{written:,} rows written ({after - before:,} new)"
             )
-            print(f"  {seconds:.1f} s, {phase.requests} requests, {phase.rows_written:,} rows")
-            phases.append(phase)
-            return phase
+            return after - before, written
 
-        run("730-day backfill, empty table", days=730)
-        rerun = run("re-run, no changes", days=730)
-        assert rerun.rows_written == 0, "a re-run must write nothing"
-        run("all-history backfill", days=0)
-    if args.database_url.startswith("mysql") and not args.keep:
-        recreate_database(args.database_url, create=False)
-    print_table(phases)
-    args.results.write_text(
-        json.dumps(
-            {
-                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "database": args.database_url.split("://")[0],
-                "machine": f"{os.cpu_count()} cores",
-                "phases": [{**asdict(p), "ratio": p.ratio} for p in phases],
-            },
-            indent=2,
-        )
-    )
-
-
-def print_table(phases: list[Phase]) -> None:
-    print(
-        "\n| phase | wall s | requests | 429s | fetch span s | rate limit needs s | span ÷ need "
-        "| rows written | unchanged |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for p in phases:
-        mark = "✅" if p.required and p.ratio <= 1.10 else ("" if not p.required else "❌")
-        print(
-            f"| {p.name} | {p.seconds:.1f} | {p.requests} | {p.rejected_429} | "
-            f"{p.fetch_span:.2f} | {p.required:.0f} | {p.ratio:.3f} {mark} | "
-            f"{p.rows_written:,} | {p.unchanged:,} |"
-        )
+        for n, mode in enumerate(bench.modes):
+            if n:
+                engine.dispose()
+                engine = fresh_database(url)
+            added, _ = phase("730-day backfill, empty table", mode, 730, backfill=True)
+            names = scalar(engine, f"SELECT COUNT(DISTINCT series_id) FROM {TABLE}")
+            checks.expect(added > 0 and names == len(specs), f"730-day backfill [{mode}]: "
+                          f"{added} rows of {names} series, expected all {len(specs)}")  # fmt: skip
+            before = table_state(engine, TABLE)
+            phase("re-run, no changes", mode, 730, backfill=False)
+            after = table_state(engine, TABLE)
+            checks.expect(after == before, f"re-run [{mode}] changed {TABLE}: {before} → {after}")
+            added, _ = phase("all-history backfill", mode, 0, backfill=True)
+            checks.expect(added > 0, f"all-history backfill [{mode}] added no rows")
+            for spec in specs:
+                first = scalar(engine, f"SELECT MIN(indicator_date) FROM {TABLE} "
+                               "WHERE series_id = :s", s=spec.series_id)  # fmt: skip
+                first = first.date() if isinstance(first, datetime) else first
+                checks.expect(first is not None and first <= spec.start + timedelta(days=7),
+                              f"all-history [{mode}]: {spec.series_id} starts {first}, "
+                              f"the source at {spec.start}")  # fmt: skip
+            wrong = wrong_values(engine, fake)
+            checks.expect(not wrong, f"[{mode}] values differ from FRED's: {wrong[:5]}")
+        engine.dispose()
+    if not args.keep:
+        drop_database(url)
+    report("macro", rows, checks, args.results, database=url.split("://")[0],
+           required="(requests − 1) × 1 s")  # fmt: skip
 
 
 if __name__ == "__main__":

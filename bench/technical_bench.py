@@ -1,37 +1,55 @@
-"""Benchmark of the technical-indicators backfill against MariaDB/MySQL (DESIGN §9).
+"""Benchmark of the technical-indicators backfill as users run it, against MariaDB/MySQL.
 
-    make bench                                          # 500 symbols × 6,600 hours = 3.3M rows
-    make bench BENCH_ARGS="--symbols 20 --hours 1000"   # a quick look
+    make bench-technical                                        # 500 symbols × 6,600 hours
+    make bench-technical BENCH_ARGS="--symbols 20 --hours 1000" # a quick look
 
-Creates (and drops) a scratch database, loads a synthetic price history ending at the current
-hour, then times: full backfill (``days=0``), an unchanged re-run, an incremental pass over 2
-new hours, the database floor (one ``LOAD DATA`` of the same indicator rows) and the naive
-``read_sql`` / ``ta`` / ``to_sql`` way on a 10 % subset. Results go to ``bench/results.json``.
-Peak RSS is this process's (VmHWM reset per phase), not the database's or Prefect's server's.
+Creates (and drops) a scratch database with a synthetic price history ending a few hours before
+the current one, then, per API mode (``own``: the command starts its own temporary Prefect API;
+``configured``: PREFECT_API_URL names the bench's ``prefect server start``), times as whole
+processes: ``coinfill run technical --days 0`` into an empty table, the same again (nothing may
+change), and ``--days 2`` after 2 new hours. Also ``coinfill --help``, the GX suite over the
+whole table (``coinfill coverage --table technical``; in-process ``validate`` beside it), the
+floor (one ``LOAD DATA`` of the same rows, in this run), the naive ``read_sql``/``ta``/``to_sql``
+way on a subset, and, when the local stack answers on 127.0.0.1:4200, a deployment run from
+``prefect deployment run`` to its final state. Every result is checked in the database.
+Results: ``bench/results-technical.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
+import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pymysql
-import ta
-from sqlalchemy import Engine, create_engine, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    BENCH,
+    GIB,
+    HOUR_MS,
+    TSV,
+    Checks,
+    Row,
+    execute,
+    load_sql,
+    recreate_database,
+    report,
+    row,
+    scalar,
+    table_state,
+    utc_now,
+    written_since,
+)  # fmt: skip
+from process import COINFILL, MODES, Bench, clean_env, run_command
+from technical_extra import deployment_run, naive, naive_mismatches
 
 from coinfill.db.engine import make_engine
 from coinfill.db.migrate import upgrade
@@ -41,82 +59,14 @@ from coinfill.validation.gxrun import validate
 from expectations.contracts import contract_for
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/coinfill_bench"
-OLD_SYSTEM_SECONDS = 1_320.0  # the old technical-calculator's full backfill of 3.3M rows
-GIB = 1 << 30
-HOUR_MS = 3_600_000
-TSV = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+STACK_API = "http://127.0.0.1:4200/api"
 TECH_COLUMNS = ["symbol", "timestamp_iso", "current_price", *TECHNICAL_COLUMNS]
 PRICE_COLUMNS = "symbol, timestamp, timestamp_iso, current_price"
 PRICE_SETS = "data_source = 'bench', created_at = NOW(), updated_at = NOW()"
-
-
-@dataclass
-class Phase:
-    name: str
-    rows: int
-    seconds: float
-    peak_rss: int | None
-    target: str = ""
-    ok: bool | None = None
-    totals: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-
-def measure(name: str, run: Callable[[], Any]) -> tuple[float, int | None, Any]:
-    """Wall seconds, peak RSS during ``run`` (Linux: VmHWM after a reset) and its result."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        reset = True
-    except OSError:
-        reset = False
-    print(f"… {name}", flush=True)
-    begin = time.perf_counter()
-    result = run()
-    seconds = time.perf_counter() - begin
-    status = Path("/proc/self/status").read_text().splitlines() if reset else []
-    hwm = [int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:")]
-    # Without a reset: the lifetime peak, an upper bound for this phase.
-    peak = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return seconds, peak, result
-
-
-def recreate_database(url: str, create: bool = True) -> None:
-    parsed = make_url(url)
-    name = parsed.database or ""
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    conn = pymysql.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 3306,
-        user=parsed.username or "root",
-        password=parsed.password or "",
-    )
-    with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        if create:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    conn.close()
-
-
-def execute(engine: Engine, sql: str, params: Any = None) -> int:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        rows = int(cursor.execute(sql, params))
-        raw.commit()
-        return rows
-    finally:
-        raw.close()
-
-
-def load_sql(into: str, columns: str, sets: str) -> str:
-    return (
-        f"LOAD DATA LOCAL INFILE %s INTO TABLE `{into}` CHARACTER SET utf8mb4 FIELDS "
-        f"TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' ({columns}) SET {sets}"
-    )
+TABLE = "technical_indicators"
+FULL_S, RERUN_S, GX_S, HELP_S = 60.0, 30.0, 10.0, 1.0
+INCREMENTAL_S = {"configured": 5.0, "own": 10.0}
+FIRST_LINE_S = {"configured": 3.0, "own": 8.0}
 
 
 def load_prices(engine: Engine, symbols: list[str], start_ms: int, log_prices: np.ndarray) -> None:
@@ -136,40 +86,22 @@ def load_prices(engine: Engine, symbols: list[str], start_ms: int, log_prices: n
         execute(engine, load_sql("price_data_real", PRICE_COLUMNS, PRICE_SETS), (handle.name,))
 
 
-def naive(url: str, symbols: list[str]) -> int:
-    """pandas.read_sql over SQLAlchemy+PyMySQL, ``ta`` per symbol, ``to_sql`` in 10k chunks."""
-    engine = create_engine(url)
-    names = ", ".join(f"'{s}'" for s in symbols)
-    prices = pd.read_sql(
-        "SELECT symbol, timestamp_iso, current_price FROM price_data_real "
-        f"WHERE symbol IN ({names}) ORDER BY symbol, timestamp",
-        engine,
-    )
-    frames = []
-    for _, group in prices.groupby("symbol"):
-        close = group["current_price"]
-        macd = ta.trend.MACD(close, window_slow=26, window_fast=12, window_sign=9)
-        bands = ta.volatility.BollingerBands(close, window=20, window_dev=2)
-        frames.append(
-            group.assign(
-                sma_20=ta.trend.sma_indicator(close, window=20),
-                sma_50=ta.trend.sma_indicator(close, window=50),
-                rsi_14=ta.momentum.rsi(close, window=14),
-                macd=macd.macd(),
-                macd_signal=macd.macd_signal(),
-                macd_histogram=macd.macd_diff(),
-                bollinger_upper=bands.bollinger_hband(),
-                bollinger_middle=bands.bollinger_mavg(),
-                bollinger_lower=bands.bollinger_lband(),
-            )
-        )
-    now = datetime.now(UTC).replace(tzinfo=None)
-    result = pd.concat(frames).assign(created_at=now, updated_at=now)
-    result.to_sql(
-        "technical_naive", engine, if_exists="append", index=False, chunksize=10_000, method=None
-    )
-    engine.dispose()
-    return len(result)
+def floor_seconds(engine: Engine, last: datetime) -> tuple[float, int]:
+    """One LOAD DATA of the full backfill's rows into an empty keyed copy of the table."""
+    t = technical_indicators
+    query = select(*(t.c[c] for c in TECH_COLUMNS)).where(t.c.timestamp_iso <= last)
+    stored = read_frame(engine, query.order_by(t.c.id))
+    execute(engine, "CREATE TABLE technical_floor LIKE technical_indicators")
+    variables = ", ".join(f"@v{i}" for i in range(len(TECH_COLUMNS)))
+    sets = ", ".join(f"`{c}` = NULLIF(@v{i}, '')" for i, c in enumerate(TECH_COLUMNS))
+    sql = load_sql("technical_floor", variables, f"{sets}, {PRICE_SETS.split(', ', 1)[1]}")
+    with tempfile.NamedTemporaryFile(suffix=".tsv") as handle:
+        pacsv.write_csv(pa.Table.from_pandas(stored, preserve_index=False), handle.name, TSV)
+        del stored
+        print("… floor: one LOAD DATA of the same rows", flush=True)
+        began = time.perf_counter()
+        loaded = execute(engine, sql, (handle.name,))
+        return time.perf_counter() - began, loaded
 
 
 def main() -> None:
@@ -178,22 +110,20 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--hours", type=int, default=6_600)
     parser.add_argument("--naive-share", type=float, default=0.1)
+    parser.add_argument("--modes", default=",".join(MODES), help="own,configured or one")
+    parser.add_argument("--stack-api", default=STACK_API, help="the local stack's Prefect API")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--results", type=Path, default=BENCH / "results-technical.json")
     args = parser.parse_args()
+    modes = tuple(m for m in args.modes.split(",") if m)
+    url = args.database_url
 
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="coinfill-bench-prefect-"))
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ["COINFILL_DATABASE_URL"] = args.database_url
-    from flows.technical_indicators import technical_indicators as flow  # after PREFECT_HOME
-
-    # The series ends 2 hours before the current hour; the incremental pass adds those 2.
+    # The series ends 2 hours per mode before the current hour; each incremental adds 2.
     now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    end_ms = int(now_hour.timestamp() * 1000) - 2 * HOUR_MS
+    end_ms = int(now_hour.timestamp() * 1000) - 2 * len(modes) * HOUR_MS
     n_rows = args.symbols * args.hours
-    recreate_database(args.database_url)
-    engine = make_engine(args.database_url)
+    recreate_database(url)
+    engine = make_engine(url)
     upgrade(engine)
     begin = time.perf_counter()
     rng = np.random.default_rng(20_241_121)
@@ -201,111 +131,125 @@ def main() -> None:
     levels = rng.uniform(np.log(1e-4), np.log(5e4), size=(args.symbols, 1))  # 1e-4 .. 5e4
     walk = levels + np.cumsum(rng.normal(0.0, 0.01, size=(args.symbols, args.hours)), axis=1)
     load_prices(engine, symbols, end_ms - (args.hours - 1) * HOUR_MS, walk)
-    execute(
-        engine,
-        "INSERT INTO crypto_assets (symbol, name, is_active, created_at, updated_at) "
-        "SELECT DISTINCT symbol, symbol, 1, NOW(), NOW() FROM price_data_real",
-    )
+    execute(engine, "INSERT INTO crypto_assets (symbol, name, is_active, created_at, updated_at) "
+            "SELECT DISTINCT symbol, symbol, 1, NOW(), NOW() FROM price_data_real")  # fmt: skip
     execute(engine, "ANALYZE TABLE price_data_real")
     print(f"generated {n_rows:,} price rows in {time.perf_counter() - begin:.1f} s (not timed)")
 
-    begin = time.perf_counter()
-    flow(days=2, symbols=symbols[:1], dry_run=True)
-    warm_up = time.perf_counter() - begin
-    print(f"warm-up: dry run on 1 symbol, {warm_up:.1f} s, not counted (starts Prefect's server)")
-    phases: list[Phase] = []
+    rows: list[Row] = []
+    checks = Checks()
+    db = {"COINFILL_DATABASE_URL": url}
+    last_price = walk[:, -1:]
+    with Bench("technical", modes) as bench:
+        bench.warm_up(["run", "technical", "--days", "2", "--symbols", symbols[0], "--dry-run"],
+                      **db)  # fmt: skip
+        helps = [run_command(COINFILL, ["--help"], clean_env()) for _ in range(3)]
+        help_s = statistics.median(h.whole_s for h in helps)
+        print(f"coinfill --help: {', '.join(f'{h.whole_s:.2f}' for h in helps)} s")
+        rows.append(Row("coinfill --help (median of 3)", "–", round(help_s, 2), None,
+                        target=f"≤ {HELP_S:g} s", ok=help_s <= HELP_S))  # fmt: skip
+        full_rows = []
+        for n, mode in enumerate(modes):
+            if n:
+                execute(engine, f"TRUNCATE TABLE {TABLE}")
+            prices = scalar(engine, "SELECT COUNT(*) FROM price_data_real")
+            full = bench.coinfill(["run", "technical", "--days", "0"], mode, **db)
+            checks.ran(full, f"full backfill [{mode}]")
+            before = table_state(engine, TABLE)
+            checks.expect(before.rows == prices, f"full backfill [{mode}]: {before.rows:,} rows,"
+                          f" expected {prices:,} (one per price row)")  # fmt: skip
+            ok = full.whole_s <= FULL_S and full.peak_rss <= 2 * GIB
+            full_rows.append(row(full, "full backfill, days=0", basis="floor", ok=ok))
+            rows.append(full_rows[-1])
 
-    def run_flow(name: str, rows_key: str, expect: dict[str, int], **params: Any) -> Phase:
-        seconds, peak, summary = measure(name, lambda: flow(**params))
-        totals = dict(summary.totals)
-        print(f"  {seconds:.1f} s, totals: {totals}")
-        for key, value in expect.items():
-            assert totals[key] == value, f"{name}: {key} = {totals[key]:,}, expected {value:,}"
-        phases.append(Phase(name, totals[rows_key], seconds, peak, totals=totals))
-        return phases[-1]
+            rerun = bench.coinfill(["run", "technical", "--days", "0"], mode, **db)
+            checks.ran(rerun, f"unchanged re-run [{mode}]")
+            after = table_state(engine, TABLE)
+            checks.expect(after == before, f"unchanged re-run [{mode}] changed the table: "
+                          f"{before} → {after}")  # fmt: skip
+            ok = rerun.whole_s <= RERUN_S and rerun.peak_rss <= 2 * GIB
+            rows.append(row(rerun, "unchanged re-run, days=0", target=f"≤ {RERUN_S:g} s, "
+                            "≤ 2 GiB", ok=ok))  # fmt: skip
 
-    full = run_flow("full backfill", "inserted", {"inserted": n_rows, "updated": 0}, days=0)
-    rerun = run_flow("re-run, no changes", "unchanged", {"inserted": 0, "updated": 0}, days=0)
-    step = np.random.default_rng(7).normal(0.0, 0.01, size=(args.symbols, 2))
-    load_prices(engine, symbols, end_ms + HOUR_MS, walk[:, -1:] + np.cumsum(step, axis=1))
-    expect = {"inserted": 2 * args.symbols, "updated": 0}
-    incr = run_flow("incremental, days=2", "inserted", expect, days=2)
+            step = np.random.default_rng(7 + n).normal(0.0, 0.01, size=(args.symbols, 2))
+            new_ms = end_ms + (2 * n + 1) * HOUR_MS
+            last_price = last_price[:, -1:] + np.cumsum(step, axis=1)
+            load_prices(engine, symbols, new_ms, last_price)
+            since = utc_now()
+            incr = bench.coinfill(["run", "technical", "--days", "2"], mode, **db)
+            checks.ran(incr, f"incremental [{mode}]")
+            grown = table_state(engine, TABLE).rows - after.rows
+            at_new = scalar(
+                engine,
+                f"SELECT COUNT(*) FROM {TABLE} WHERE timestamp_iso >= :t",
+                t=datetime.fromtimestamp(new_ms / 1000, UTC).replace(tzinfo=None),
+            )
+            written = written_since(engine, TABLE, since)  # fmt: skip
+            expected = 2 * args.symbols
+            checks.expect(grown == at_new == written == expected, f"incremental [{mode}]: "
+                          f"{grown} new rows, {at_new} at the new hours, {written} written; "
+                          f"expected {expected}")  # fmt: skip
+            limit = INCREMENTAL_S[mode]
+            rows.append(row(incr, f"incremental, days=2, {args.symbols} × 2 new hours",
+                            target=f"≤ {limit:g} s, ≤ 2 GiB",
+                            ok=incr.whole_s <= limit and incr.peak_rss <= 2 * GIB))  # fmt: skip
+            limit = FIRST_LINE_S[mode]
+            first = None if incr.first_line_s is None else round(incr.first_line_s, 2)
+            rows.append(
+                Row(
+                    "to the first flow line (incremental)",
+                    mode,
+                    first,
+                    None,
+                    target=f"≤ {limit:g} s",
+                    ok=first is not None and first <= limit,
+                )
+            )
 
-    # The technical GX suite over the whole table (every symbol's warm-up is in the window).
-    moment = datetime.now(UTC).replace(tzinfo=None)
-    seconds, peak, report = measure(
-        "validate technical suite",
-        lambda: validate(engine, contract_for("technical"), None, None, None, moment),
-    )
-    assert report.passed, report.misses()
-    check = Phase("GX technical suite", report.columns[0].non_null, seconds, peak)
-    phases.append(check)
+        gx = bench.coinfill(["coverage", "--table", "technical"], modes[0], **db)
+        checks.ran(gx, "coinfill coverage --table technical")
+        began = time.perf_counter()
+        report_ = validate(engine, contract_for("technical"), None, None, None, utc_now())
+        in_process = round(time.perf_counter() - began, 2)
+        checks.expect(report_.passed, f"technical suite: {report_.misses()}")
+        rows.append(row(gx, "GX technical suite, whole table (in flow: in-process validate)",
+                        target=f"≤ {GX_S:g} s", ok=gx.whole_s <= GX_S))  # fmt: skip
+        rows[-1].in_flow_s = in_process
 
-    t = technical_indicators
+        deployed = deployment_run(args.stack_api, bench.home("stack"))
+        if deployed is not None:
+            rows.append(deployed)
+            checks.expect(deployed.ok is True, f"deployment run: {deployed.detail}")
+
     last = datetime.fromtimestamp(end_ms / 1000, UTC).replace(tzinfo=None)
-    query = select(*(t.c[c] for c in TECH_COLUMNS)).where(t.c.timestamp_iso <= last)
-    stored = read_frame(engine, query.order_by(t.c.id))
-    execute(engine, "CREATE TABLE technical_floor LIKE technical_indicators")
-    variables = ", ".join(f"@v{i}" for i in range(len(TECH_COLUMNS)))
-    sets = ", ".join(f"`{c}` = NULLIF(@v{i}, '')" for i, c in enumerate(TECH_COLUMNS))
-    floor_sql = load_sql("technical_floor", variables, f"{sets}, {PRICE_SETS.split(', ', 1)[1]}")
-    with tempfile.NamedTemporaryFile(suffix=".tsv") as handle:
-        pacsv.write_csv(pa.Table.from_pandas(stored, preserve_index=False), handle.name, TSV)
-        del stored
-        seconds, peak, loaded = measure(
-            "floor: LOAD DATA", lambda: execute(engine, floor_sql, (handle.name,))
-        )
-    floor = Phase("floor: one LOAD DATA", loaded, seconds, peak)
-    phases.append(floor)
+    floor_s, loaded = floor_seconds(engine, last)
+    checks.expect(loaded == n_rows, f"floor loaded {loaded:,} rows, expected {n_rows:,}")
+    rows.append(Row("floor: one LOAD DATA of the same rows", "–", round(floor_s, 2), None))
+    for full in full_rows:
+        full.basis_s = round(floor_s, 2)
+        full.target = f"≤ {FULL_S:g} s, ≤ 1.5× floor, ≤ 2 GiB"
+        full.ok = bool(full.ok) and (full.ratio or 99) <= 1.5
 
     execute(engine, "CREATE TABLE technical_naive LIKE technical_indicators")
     subset = symbols[: max(1, round(args.symbols * args.naive_share))]
-    seconds, peak, written = measure("naive", lambda: naive(args.database_url, subset))
-    phases.append(Phase(f"naive, {len(subset)} symbols", written, seconds, peak))
-    naive_full = seconds * n_rows / written
+    print(f"… naive: read_sql → ta → to_sql, {len(subset)} symbols", flush=True)
+    began = time.perf_counter()
+    written = naive(url, subset)
+    naive_s = time.perf_counter() - began
+    naive_full = naive_s * n_rows / written
+    rows.append(Row(f"naive way, {len(subset)} symbols (in-process)", "–", round(naive_s, 2), None,
+                    detail={"extrapolated_to_all_rows_s": round(naive_full)}))  # fmt: skip
+    wrong = naive_mismatches(engine)
+    checks.expect(wrong == 0, f"{wrong} indicator values differ from ta's (SMA, Bollinger)")
     engine.dispose()
     if not args.keep:
-        recreate_database(args.database_url, create=False)
-
-    full_vs_floor = full.seconds / floor.seconds
-    full.target, full.ok = "≤ 60 s, ≤ 1.5× floor", full.seconds <= 60 and full_vs_floor <= 1.5
-    rerun.target, rerun.ok = "≤ 30 s", rerun.seconds <= 30
-    incr.target, incr.ok = "≤ 5 s", incr.seconds <= 5
-    check.target, check.ok = "≤ 10 s", check.seconds <= 10
-    for phase in (full, rerun, incr):
-        phase.target += ", ≤ 2 GiB"
-        phase.ok = bool(phase.ok) and (phase.peak_rss or 0) <= 2 * GIB
-    ratios = {
-        "full / floor (target ≤ 1.5)": full_vs_floor,
-        f"naive extrapolated to {n_rows:,} rows ({naive_full:,.0f} s) / full": (
-            naive_full / full.seconds
-        ),
-        f"old system {OLD_SYSTEM_SECONDS:,.0f} s / full": OLD_SYSTEM_SECONDS / full.seconds,
-    }
-    print_table(phases, ratios, n_rows)
-    results = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **{"symbols": args.symbols, "hours": args.hours, "rows": n_rows, "cpus": os.cpu_count()},
-        "warm_up_seconds": warm_up,
-        "phases": [asdict(p) | {"rows_per_s": p.rate} for p in phases],
-        "naive_extrapolated_seconds": naive_full,
-        "ratios": ratios,
-    }
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {args.results}")
-
-
-def print_table(phases: list[Phase], ratios: dict[str, float], n_rows: int) -> None:
-    print(f"\ntechnical-indicators bench: {n_rows:,} price rows, {os.cpu_count()} CPUs")
-    head = f"{'phase':<22}{'rows':>11}{'seconds':>9}{'rows/s':>11}{'peak MiB':>10}  target"
-    print(f"{head}\n{'-' * (len(head) + 30)}")
-    for p in phases:
-        peak = "?" if p.peak_rss is None else f"{p.peak_rss / (1 << 20):,.0f}"
-        mark = "" if p.ok is None else ("  ok" if p.ok else "  MISSED")
-        figures = f"{p.rows:>11,}{p.seconds:>9.1f}{p.rate:>11,.0f}{peak:>10}"
-        print(f"{p.name:<22}{figures}  {p.target}{mark}")
-    for name, value in ratios.items():
-        print(f"  {name}: {value:.2f}×")
+        recreate_database(url, create=False)
+    print(f"naive extrapolated to {n_rows:,} rows: {naive_full:,.0f} s")
+    report("technical", rows, checks, args.results,
+           symbols=args.symbols, hours=args.hours, price_rows=n_rows, modes=modes,
+           configured_api_start_s=round(bench.server_start_s, 1),
+           peak_rss_note="ru_maxrss of the command (max, not sum, with children it reaped)",
+           naive_extrapolated_s=round(naive_full), floor_rows=loaded)  # fmt: skip
 
 
 if __name__ == "__main__":
