@@ -3,6 +3,7 @@ per request batch, chart, series or computation."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,9 +12,8 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine
 
-from coinfill.db.onchain import daily_closes, write_values
+from coinfill.db.onchain import OnchainWriteCounts, daily_closes, write_values
 from coinfill.onchain.metrics import (
-    BLOCKCHAIN_INFO,
     BY_COLUMN,
     COINMETRICS,
     COMPUTED,
@@ -24,14 +24,32 @@ from coinfill.onchain.metrics import (
 from coinfill.onchain.plan import CoinMetricsRequest, MessariRequest
 from coinfill.onchain.volatility import close_days, daily_volatility
 from coinfill.outcomes import ItemFailure, failure_line
-from coinfill.sources.blockchain_info import BlockchainInfoClient
 from coinfill.sources.coinmetrics import CoinMetricsClient
 from coinfill.sources.faults import Fault, SourceError
 from coinfill.sources.messari import MessariClient
 from coinfill.tables import markdown_table
 
-# Gap days closer than this are fetched in one blockchain.info request (a request costs 10 s).
-MERGE_GAP_DAYS = 60
+
+@dataclass
+class Sink:
+    """Where a run's steps write ``crypto_onchain_data``: not before ``ready`` returns (the
+    "before" coverage has been measured), and one write at a time.
+
+    The providers' lanes fetch in parallel, but their writes take turns: ``write_values`` reads
+    the stored rows, merges and upserts, so two writers on one row could each put back the
+    other's old ``*_source``; and two inserting writers deadlock on MariaDB's auto-increment
+    lock (DESIGN §9). Writes are short next to the rate limits, so nothing is lost by it.
+    """
+
+    engine: Engine
+    now: datetime
+    ready: Callable[[], object] = lambda: None
+    _turn: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def write(self, frame: pd.DataFrame) -> OnchainWriteCounts:
+        self.ready()
+        with self._turn:
+            return write_values(self.engine, frame, now=self.now)
 
 
 @dataclass
@@ -71,8 +89,8 @@ class SourceResult:
         self.fault = exc.fault
         self.error = f"partial: {pieces} request(s) received, then {exc}" if pieces else str(exc)
 
-    def record(self, frame: pd.DataFrame, engine: Engine, now: datetime) -> None:
-        counts = write_values(engine, frame, now=now)
+    def record(self, frame: pd.DataFrame, sink: Sink) -> None:
+        counts = sink.write(frame)
         self.inserted += counts.written.inserted
         self.updated += counts.written.updated
         self.unchanged += counts.written.unchanged
@@ -81,11 +99,13 @@ class SourceResult:
 
 def collect_coinmetrics(
     client: CoinMetricsClient,
-    engine: Engine,
+    sink: Sink,
     request: CoinMetricsRequest,
-    now: datetime,
-    before_write: Callable[[], object] = lambda: None,
+    answered: Callable[[pd.DataFrame], object] | None = None,
 ) -> SourceResult:
+    """One planned batch, every page; what arrived is written even when a later page failed.
+    ``answered`` sees the rows as soon as they are in, before they wait for their write turn
+    (the blockchain.info lane learns Bitcoin's holes from it)."""
     symbols = {(a.coinmetrics_id or "").lower(): a.symbol for a in request.assets}
     result = SourceResult(COINMETRICS, f"{len(symbols)} assets {request.start}..{request.end}")
     began, requests = time.monotonic(), client.requests
@@ -117,43 +137,14 @@ def collect_coinmetrics(
         out[metric.source_column] = COINMETRICS
         result.values += int(value.notna().sum())
     out = out.dropna(subset=["symbol"])
-    before_write()
-    result.record(out, engine, now)
+    if answered is not None:
+        answered(out)
+    result.record(out, sink)
     result.seconds = time.monotonic() - began
     return result
 
 
-def collect_fallback(
-    client: BlockchainInfoClient,
-    engine: Engine,
-    symbol: str,
-    metric: str,
-    days: Sequence[date],
-    now: datetime,
-) -> SourceResult:
-    chart = BY_COLUMN[metric].blockchain_chart or ""
-    result = SourceResult(BLOCKCHAIN_INFO, f"{symbol} {chart}: {len(days)} day(s)")
-    began, requests = time.monotonic(), client.requests
-    wanted = set(days)
-    frames = []
-    try:
-        for start, end in day_ranges(days, MERGE_GAP_DAYS):
-            for piece in client.chart(chart, start, end):
-                result.malformed += piece.malformed
-                frames.append(piece.values[piece.values["day"].isin(wanted)])
-    except SourceError as exc:
-        result.failed(exc, len(frames))
-    result.requests = client.requests - requests
-    out = series_rows(symbol, metric, BLOCKCHAIN_INFO, frames)
-    result.values = len(out)
-    result.record(out, engine, now)
-    result.seconds = time.monotonic() - began
-    return result
-
-
-def collect_messari(
-    client: MessariClient, engine: Engine, request: MessariRequest, now: datetime
-) -> SourceResult:
+def collect_messari(client: MessariClient, sink: Sink, request: MessariRequest) -> SourceResult:
     metric = BY_COLUMN[request.metric]
     result = SourceResult(MESSARI, f"{request.symbol} {metric.messari}")
     began, requests = time.monotonic(), client.requests
@@ -169,7 +160,7 @@ def collect_messari(
     result.requests = client.requests - requests
     out = series_rows(request.symbol, metric.column, MESSARI, frames)
     result.values = len(out)
-    result.record(out, engine, now)
+    result.record(out, sink)
     result.seconds = time.monotonic() - began
     return result
 
@@ -187,16 +178,14 @@ def series_rows(symbol: str, metric: str, source: str, frames: list[pd.DataFrame
     )
 
 
-def compute_volatility(
-    engine: Engine, symbols: Sequence[str], start: date, end: date, now: datetime
-) -> SourceResult:
+def compute_volatility(sink: Sink, symbols: Sequence[str], start: date, end: date) -> SourceResult:
     """``price_volatility_7d`` for ``[start, end)`` from the stored daily closes."""
     result = SourceResult(COMPUTED, f"{VOLATILITY} for {len(symbols)} symbol(s)")
     began = time.monotonic()
     first, stop = close_days(start, end)
-    frame = daily_volatility(daily_closes(engine, symbols, first, stop), start, end)
+    frame = daily_volatility(daily_closes(sink.engine, symbols, first, stop), start, end)
     result.values = len(frame)
-    result.record(frame, engine, now)
+    result.record(frame, sink)
     result.seconds = time.monotonic() - began
     return result
 
