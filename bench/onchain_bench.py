@@ -12,10 +12,11 @@ blockchain.info fills. Daily prices for every asset feed ``price_volatility_7d``
 from an empty database, whole ``coinfill`` processes: ``run onchain --days N``, the same again,
 and ``--days 7`` (the scheduled window).
 
-What the limits require: CoinMetrics lets 10 requests through at once, then one per 0.6 s —
-max(0, n − 10) × 0.6 s; blockchain.info (n − 1) × 10 s. The providers' limits are independent,
-so a run that overlaps them needs the larger of the two (the floor); the sum, what a run asking
-one after the other needs, is shown beside. Target for the backfill: the whole command within
+What the limits require: CoinMetrics allows 10 requests in any 6 s (a sliding window from an
+empty start), so requests k and k + 10 are ≥ 6 s apart — floor((n − 1) / 10) × 6 s;
+blockchain.info (n − 1) × 10 s. The providers' limits are independent, so a run that overlaps
+them needs the larger of the two (the floor); the sum, what a run asking one after the other
+needs, is shown beside. Target for the backfill: the whole command within
 10 % of the floor. Results are checked in the database. Results: ``bench/results-onchain.json``.
 """
 
@@ -170,7 +171,7 @@ def main() -> None:
             c_times = [r.time for r in cm.requests[c0:]]
             b_times = [r.time for r in bi.requests[b0:]]
             times = sorted(c_times + b_times)
-            need_cm = max(0, len(c_times) - 10) * 0.6
+            need_cm = max(0, len(c_times) - 1) // 10 * 6.0
             need_bi = max(0, len(b_times) - 1) * 10.0
             required = max(need_cm, need_bi)
             added = scalar(engine, f"SELECT COUNT(*) FROM {TABLE}") - before
@@ -216,7 +217,7 @@ def main() -> None:
         database=url.split("://")[0],
         assets=args.assets,
         days=args.days,
-        required="max(CoinMetrics max(0, n − 10) × 0.6 s, blockchain.info (n − 1) × 10 s)",
+        required="max(CoinMetrics floor((n − 1) / 10) × 6 s, blockchain.info (n − 1) × 10 s)",
     )
 
 
