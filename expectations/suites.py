@@ -22,28 +22,32 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from expectations.contracts import Bounds, Contract
+from expectations.statuses import (
+    FAIL,
+    FILLED,
+    MIN_ROWS,
+    MISSING,
+    NOW,
+    PASS,
+    order_column,
+    status_column,
+    value_column,
+)
 
-FILLED = 1
-MISSING = 0
-PASS = 1
-FAIL = 0
-# Suite parameters filled at run time (``expectation_parameters``).
-NOW = "now"
-MIN_ROWS = "min_rows"
-
-
-def status_column(measured: str) -> str:
-    return f"cov_{measured.lower()}"
-
-
-def order_column(a: str, b: str) -> str:
-    """``'ok'`` where ``a ≥ b``, ``'violated'`` where not, NULL where either is missing."""
-    return f"chk_{a}_ge_{b}"
-
-
-def value_column(contract: Contract, measured: str) -> str:
-    """The scope column holding a measured value (macro: one column per indicator)."""
-    return f"v_{measured.lower()}" if contract.split_by else measured
+# Re-exported: the runner and older callers import these names from here.
+__all__ = [
+    "FAIL",
+    "FILLED",
+    "MIN_ROWS",
+    "MISSING",
+    "NOW",
+    "PASS",
+    "build_suite",
+    "order_column",
+    "status_column",
+    "unique_rule",
+    "value_column",
+]
 
 
 def _meta(kind: str, name: str) -> dict[str, Any]:

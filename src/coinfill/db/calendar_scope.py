@@ -33,7 +33,7 @@ from sqlalchemy import (
 from coinfill.db.schema import metadata
 from coinfill.db.scopes import time_bound
 from expectations.contracts import Contract
-from expectations.suites import FILLED, MISSING, status_column, value_column
+from expectations.statuses import FILLED, MISSING, status_column, value_column
 
 BATCH = 5_000
 

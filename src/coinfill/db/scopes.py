@@ -2,21 +2,20 @@
 
 ``scope_sql`` renders one SELECT (literal values, the engine's dialect) that Great Expectations
 wraps as a query asset, so every count runs in the database. Next to the table's own columns it
-adds a status column per measured column (see ``expectations.suites``): ``'filled'``,
-``'missing'`` or NULL for rows that are not eligible.
+adds a status column per measured column (see ``expectations.statuses``): ``FILLED``,
+``MISSING`` or NULL for rows that are not eligible.
 
 Technical warm-up: a column with warm-up *w* cannot have a value on the first *w* valid prices of
-a symbol's history. ``warmup_cutoffs`` reads those first rows per symbol (an index range each),
-and the scope compares a row's time with the symbol's cutoff — a join to a few hundred literal
-rows, far cheaper than ranking the whole price table. Symbols whose warm-up ends before the
-window need no cutoff at all.
+a symbol's history. ``coinfill.db.warmup`` finds the symbols whose warm-up reaches the window and
+their cut-offs (a scratch table keyed by symbol); the scope LEFT JOINs it and a row whose value
+is NULL compares its time with its symbol's cut-off. Symbols whose warm-up ends before the
+window are not in the table, and a short window at the end of history needs no join at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,7 +26,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    cast,
     func,
     inspect,
     literal,
@@ -35,13 +33,13 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union_all,
 )
 
 from coinfill.backfill import end_day
 from coinfill.db.schema import metadata, price_data_real
+from coinfill.db.warmup import warmup_cutoffs
 from expectations.contracts import Contract
-from expectations.suites import (
+from expectations.statuses import (
     FAIL,
     FILLED,
     MISSING,
@@ -51,8 +49,19 @@ from expectations.suites import (
     value_column,
 )
 
-# SQLite refuses compound SELECTs of more than 500 terms; nest unions in blocks below that.
-UNION_BLOCK = 200
+# ``warmup_cutoffs`` moved to ``coinfill.db.warmup``; the feature builder imports it from here.
+__all__ = [
+    "create_view",
+    "distinct_symbols",
+    "drop_view",
+    "enforced_unique_key",
+    "price_symbols",
+    "scope_sql",
+    "table_exists",
+    "time_bound",
+    "valid_price_rows",
+    "warmup_cutoffs",
+]
 
 
 def table_exists(engine: Engine, table: str) -> bool:
@@ -91,33 +100,25 @@ def _quote(engine: Engine, name: str) -> str:
 
 def price_symbols(engine: Engine) -> list[str]:
     """Every symbol with price rows."""
-    query = select(price_data_real.c.symbol).distinct().order_by(price_data_real.c.symbol)
-    with engine.connect() as conn:
-        return [row[0] for row in conn.execute(query)]
+    return distinct_symbols(engine, price_data_real.name)
 
 
-def warmup_cutoffs(engine: Engine, symbols: Sequence[str], rows: int) -> dict[str, list[datetime]]:
-    """The first ``rows`` valid price times of each symbol (fewer if its history is shorter)."""
-    p = price_data_real
-    out: dict[str, list[datetime]] = {}
+def distinct_symbols(engine: Engine, table: str, column_name: str = "symbol") -> list[str]:
+    """Every symbol in ``table`` (MariaDB reads one entry per symbol off its key's index)."""
+    column = metadata.tables[table].c[column_name]
     with engine.connect() as conn:
-        for symbol in symbols:
-            query = (
-                select(p.c.timestamp_iso)
-                .where(p.c.symbol == symbol, p.c.current_price > 0)
-                .order_by(p.c.timestamp)
-                .limit(rows)
-            )
-            out[symbol] = [row[0] for row in conn.execute(query)]
-    return out
+        return [row[0] for row in conn.execute(select(column).distinct().order_by(column))]
 
 
 def valid_price_rows(
-    engine: Engine, start: datetime | None, end: datetime | None, symbols: Sequence[str]
+    engine: Engine, start: datetime | None, end: datetime | None, symbols: Sequence[str] | None
 ) -> int:
-    """Valid price rows (``current_price > 0``) of ``symbols`` in ``[start, end)``."""
+    """Valid price rows (``current_price > 0``) of ``symbols`` (``None``: every symbol) in
+    ``[start, end)``."""
     p = price_data_real
-    query = select(func.count()).where(p.c.current_price > 0, p.c.symbol.in_(symbols))
+    query = select(func.count()).where(p.c.current_price > 0)
+    if symbols is not None:
+        query = query.where(p.c.symbol.in_(symbols))
     if start is not None:
         query = query.where(p.c.timestamp >= _ms(start))
     if end is not None:
@@ -132,19 +133,21 @@ def scope_sql(
     start: datetime | None,
     end: datetime | None,
     symbols: Sequence[str] | None,
-    cutoffs: Mapping[str, list[datetime]] | None = None,
+    cutoffs: FromClause | None = None,
 ) -> str:
-    query = _scope(engine, contract, start, end, symbols, cutoffs or {})
+    """``symbols=None`` takes every row of the window; ``cutoffs`` (``symbol`` and ``w<n>`` per
+    warm-up *n*, see ``coinfill.db.warmup``) makes a NULL before its symbol's cut-off ineligible.
+    """
+    query = _scope(contract, start, end, symbols, cutoffs)
     return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _scope(
-    engine: Engine,
     contract: Contract,
     start: datetime | None,
     end: datetime | None,
     symbols: Sequence[str] | None,
-    cutoffs: Mapping[str, list[datetime]],
+    cut: FromClause | None,
 ) -> Select[tuple[object, ...]]:
     t = metadata.tables[contract.table]
     plain = [*contract.keys, contract.time_column]
@@ -155,9 +158,11 @@ def _scope(
         plain += [name for pair in contract.ordered for name in pair]
     columns: list[ColumnElement[object]] = [t.c[name] for name in dict.fromkeys(plain)]
     source: FromClause = t
-    needed = _cutoffs_in_window(contract, cutoffs, start)
-    cut = _cutoff_table(engine, contract, needed) if needed else None
     if cut is not None:
+        # Keyed by symbol (a scratch table): one index lookup per row, and a row count drops
+        # the join, which cannot change it. A correlated lookup only for NULL values would
+        # read less, but MariaDB cannot merge a view with subqueries in its select list: it
+        # would copy the whole scope to a temporary table for every count GX asks.
         source = t.outerjoin(cut, cut.c.symbol == t.c[contract.symbol_column or "symbol"])
     for measured in contract.coverage:
         if contract.split_by:
@@ -206,52 +211,10 @@ def _scope(
 def _eligible(
     time_column: ColumnElement[object], cut: FromClause | None, warmup: int | None
 ) -> ColumnElement[bool]:
+    """Past the symbol's warm-up, or a symbol without a cut-off (its warm-up ends before)."""
     if not warmup or cut is None:
         return true()
     return or_(cut.c.symbol.is_(None), time_column >= cut.c[f"w{warmup}"])
-
-
-def _cutoffs_in_window(
-    contract: Contract, cutoffs: Mapping[str, list[datetime]], start: datetime | None
-) -> dict[str, dict[int, datetime | None]]:
-    """Per symbol, per warm-up, the first eligible time — only where it matters for the window.
-
-    ``None`` means the symbol's history never gets past that warm-up.
-    """
-    warmups = contract.warmup_lengths
-    needed: dict[str, dict[int, datetime | None]] = {}
-    for symbol, times in cutoffs.items():
-        firsts = {w: (times[w] if w < len(times) else None) for w in warmups}
-        if start is None or any(value is None or value > start for value in firsts.values()):
-            needed[symbol] = firsts
-    return needed
-
-
-def _cutoff_table(
-    engine: Engine, contract: Contract, needed: Mapping[str, Mapping[int, datetime | None]]
-) -> FromClause:
-    never = datetime(9999, 12, 31)
-    warmups = contract.warmup_lengths
-    rows = [
-        select(
-            literal(symbol).label("symbol"),
-            *(_time_literal(engine, firsts[w] or never).label(f"w{w}") for w in warmups),
-        )
-        for symbol, firsts in needed.items()
-    ]
-    blocks = [
-        union_all(*rows[i : i + UNION_BLOCK]).subquery().select()
-        for i in range(0, len(rows), UNION_BLOCK)
-    ]
-    return union_all(*blocks).subquery("cutoffs")
-
-
-def _time_literal(engine: Engine, value: datetime) -> ColumnElement[Any]:
-    # SQLite keeps DATETIME as text in SQLAlchemy's format: compare text with text. Elsewhere a
-    # bare string in a UNION is untyped (PostgreSQL refuses to compare it with a timestamp).
-    if engine.dialect.name == "sqlite":
-        return literal(value, DateTime())
-    return cast(literal(value.isoformat(sep=" ")), DateTime)
 
 
 def time_bound(kind: object, value: datetime, *, upper: bool = False) -> date | datetime:

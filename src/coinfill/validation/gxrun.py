@@ -37,24 +37,16 @@ from coinfill.db.calendar_scope import (
     drop_calendar,
     eligibility_scope_sql,
 )
-from coinfill.db.scopes import (
-    create_view,
-    drop_view,
-    enforced_unique_key,
-    price_symbols,
-    scope_sql,
-    table_exists,
-    valid_price_rows,
-    warmup_cutoffs,
-)
+from coinfill.db.scopes import create_view, drop_view, enforced_unique_key, scope_sql, table_exists
+from coinfill.db.warmup import create_cutoffs, drop_cutoffs
 from coinfill.errors import InputError
-from coinfill.indicators import MIN_HISTORY_ROWS
 from coinfill.validation.report import (
     ColumnCoverage,
     RuleResult,
     SuiteReport,
     overall_coverage,
 )
+from coinfill.validation.scope_plan import plan_scope
 from expectations.contracts import Contract, resolve_targets
 from expectations.suites import MIN_ROWS, NOW, build_suite, unique_rule
 
@@ -112,17 +104,10 @@ def validate(
         )
     targets = resolve_targets(contract, target_overrides or {})
     parameters: dict[str, Any] = {NOW: now.strftime("%Y-%m-%d %H:%M:%S")}
-    cutoffs: dict[str, list[datetime]] = {}
     expected, row_target = 0, contract.target
-    if contract.rows_follow_prices and symbols is None:
-        symbols = price_symbols(engine)
-    if contract.warmup or contract.rows_follow_prices:
-        longest = max(*contract.warmup.values(), MIN_HISTORY_ROWS - 1) + 1
-        cutoffs = warmup_cutoffs(engine, symbols or [], longest)
+    plan = plan_scope(engine, contract, start, end, symbols)
     if contract.rows_follow_prices:
-        # The technical flow skips a symbol with a too-short history: its prices expect no rows.
-        computable = [s for s in symbols or [] if len(cutoffs[s]) >= MIN_HISTORY_ROWS]
-        expected = valid_price_rows(engine, start, end, computable)
+        expected = plan.expected_rows
         row_target = float((target_overrides or {}).get(contract.name, contract.target))
         parameters[MIN_ROWS] = math.ceil(expected * row_target / 100.0)
     if contract.rows_follow_bars:
@@ -143,7 +128,7 @@ def validate(
     add = sources.add_sqlite if engine.dialect.name == "sqlite" else sources.add_sql
     source = add(f"coinfill-{contract.name}", connection_string=url)
     suffix = uuid4().hex[:10]
-    view, calendar = f"coinfill_gx_{contract.name}_{suffix}", None
+    view, calendar, cut = f"coinfill_gx_{contract.name}_{suffix}", None, None
     try:
         if calendar_dates is not None and contract.rows_follow_calendar:
             calendar = create_calendar(
@@ -156,7 +141,9 @@ def validate(
             )
             query = eligibility_scope_sql(engine, contract, calendar, start, end, symbols)
         else:
-            query = scope_sql(engine, contract, start, end, symbols, cutoffs)
+            name, warmups = f"coinfill_gx_cut_{suffix}", contract.warmup_lengths
+            cut = create_cutoffs(engine, name, warmups, plan.cutoffs)
+            query = scope_sql(engine, contract, start, end, plan.symbols, cut)
         try:
             create_view(engine, view, query)
             asset = source.add_table_asset(contract.table, table_name=view)
@@ -178,6 +165,7 @@ def validate(
             drop_view(engine, view)
         if calendar is not None:
             drop_calendar(engine, calendar)
+        drop_cutoffs(engine, cut)
     report = _report(contract, start, end, result, targets, (expected, row_target), examples)
     if contract.overall:
         overall = float((target_overrides or {}).get(contract.name, contract.target))
