@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from coinfill.db.diff import diff_rows
+from coinfill.db.diff import _diff_merge, _locate, diff_rows
 
 KEYS = ("symbol", "timestamp_iso")
 
@@ -60,3 +61,64 @@ def test_per_row_tolerance_scales_with_price_level() -> None:
     loose = diff_rows(fresh, stored, KEYS, rtol=0, atol=1e-9 * fresh["current_price"])
     strict = diff_rows(fresh, stored, KEYS, rtol=0, atol=0.0)
     assert len(loose.unchanged) == 1 and len(strict.updates) == 1
+
+
+def _random_pair(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New rows (a column the table lacks, NULLs, a non-default index) and stored rows
+    (equal, noisy, changed, NULL values, keys the new rows lack)."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    new = pd.DataFrame(
+        {
+            "symbol": rng.choice(["BTC", "ETH", "X.Y"], n),
+            "timestamp_iso": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 150, n), "h"),
+            "current_price": rng.uniform(1, 100, n),
+            "sma_20": rng.normal(size=n),
+            "extra": rng.normal(size=n),
+        }
+    ).drop_duplicates(list(KEYS))
+    new.loc[rng.random(len(new)) < 0.2, "sma_20"] = np.nan
+    new.index = rng.permutation(len(new)) + 1000
+    stored = new.sample(frac=0.7, random_state=seed).drop(columns="extra")
+    stored.loc[rng.random(len(stored)) < 0.2, "current_price"] = np.nan
+    shift = rng.random(len(stored)) < 0.3
+    stored.loc[shift, "sma_20"] += rng.choice([1e-14, 1.0], int(shift.sum()))
+    gone = pd.DataFrame(
+        {
+            "symbol": ["ZZZ"],
+            "timestamp_iso": [pd.Timestamp("2020-01-01")],
+            "current_price": [1.0],
+            "sma_20": [2.0],
+        }
+    )
+    return new, pd.concat([stored, gone], ignore_index=True)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("keep_stored", [True, False])
+@pytest.mark.parametrize("per_row_atol", [False, True])
+def test_fast_float_path_gives_the_frames_of_the_merge_path(
+    seed: int, keep_stored: bool, per_row_atol: bool
+) -> None:
+    new, stored = _random_pair(seed)
+    atol: float | pd.Series = 1e-9 * new["current_price"] if per_row_atol else 1e-12
+    values = [c for c in new.columns if c not in KEYS]
+    fast = diff_rows(new, stored, KEYS, atol=atol, keep_stored=keep_stored)
+    merge = _diff_merge(new, stored, KEYS, values, 1e-9, atol, keep_stored)
+    for got, expected in zip(
+        (fast.inserts, fast.updates, fast.unchanged),
+        (merge.inserts, merge.updates, merge.unchanged),
+        strict=True,
+    ):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_fast_path_steps_aside_for_null_keys_and_duplicate_stored_keys() -> None:
+    stored = _frame([("BTC", "2024-01-01 00:00", 100.0, 1.0)])
+    fresh = _frame([("BTC", "2024-01-01 00:00", 100.0, 2.0), ("BTC", "2024-01-01 01:00", 1.0, 1.0)])
+    assert _locate(fresh, stored, KEYS) is not None
+    assert _locate(fresh, pd.concat([stored, stored]), KEYS) is None
+    assert _locate(fresh.assign(symbol=[None, "BTC"]), stored, KEYS) is None
+    changes = diff_rows(fresh, pd.concat([stored, stored], ignore_index=True), KEYS)
+    assert len(changes.inserts) == 1  # the merge path, as before
