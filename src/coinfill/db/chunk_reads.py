@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy import Column, Engine, Select, Table, false, select, union_all
 
 from coinfill.db import pk_reads
+from coinfill.db.queries import with_timestamp_iso
 from coinfill.db.reads import Statement, read_frames, union_per_symbol
 from coinfill.db.schema import TECHNICAL_COLUMNS, price_data_real, technical_indicators
 
@@ -71,12 +72,7 @@ def price_history(
 
     terms = [window] if start_ms is None else [lookback, window]
     frame = _read(engine, P, PRICE_COLUMNS, symbols, terms)
-    missing_iso = frame["timestamp_iso"].isna()
-    if missing_iso.any():  # old rows without timestamp_iso: derive it from the unix ms
-        derived = pd.to_datetime(frame.loc[missing_iso, "timestamp"] // 1000, unit="s")
-        frame.loc[missing_iso, "timestamp_iso"] = derived
-    frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"]).astype("datetime64[us]")
-    return frame
+    return with_timestamp_iso(frame)
 
 
 def stored_rows(

@@ -45,30 +45,6 @@ def known_symbols(engine: Engine, symbols: Sequence[str]) -> set[str]:
         return {row[0] for row in conn.execute(query)}
 
 
-def lookback_start_ms(engine: Engine, symbols: Sequence[str], start_ms: int, rows: int) -> int:
-    """Earliest timestamp that gives every symbol ``rows`` rows of history before ``start_ms``.
-
-    A symbol with fewer rows contributes its first row, so its computation is exactly a
-    full-history one. One round trip: a scalar subquery per symbol, each an index-only
-    ``LIMIT 1 OFFSET rows-1`` (a ROW_NUMBER() window over the history is ~10x slower).
-    """
-    if not symbols:
-        return start_ms
-    firsts = []
-    for symbol in symbols:
-        before = select(P.c.timestamp).where(P.c.symbol == symbol, P.c.timestamp < start_ms)
-        nth = before.order_by(P.c.timestamp.desc()).limit(1).offset(rows - 1).scalar_subquery()
-        first = (
-            select(func.min(P.c.timestamp))
-            .where(P.c.symbol == symbol, P.c.timestamp < start_ms)
-            .scalar_subquery()
-        )
-        firsts.append(func.coalesce(nth, first))
-    with engine.connect() as conn:
-        found = conn.execute(select(*firsts)).one()
-    return min([start_ms, *(int(value) for value in found if value is not None)])
-
-
 def price_rows(
     engine: Engine,
     symbols: Sequence[str],
@@ -85,8 +61,14 @@ def price_rows(
     if end_ms is not None:
         query = query.where(P.c.timestamp < end_ms)
     frame = read_frame(engine, query)
+    return with_timestamp_iso(frame)
+
+
+def with_timestamp_iso(frame: pd.DataFrame) -> pd.DataFrame:
+    """Price rows with ``timestamp_iso`` as datetime64[us]; old rows without one get it
+    derived from the unix milliseconds."""
     missing_iso = frame["timestamp_iso"].isna()
-    if missing_iso.any():  # old rows without timestamp_iso: derive it from the unix ms
+    if missing_iso.any():
         derived = pd.to_datetime(frame.loc[missing_iso, "timestamp"] // 1000, unit="s")
         frame.loc[missing_iso, "timestamp_iso"] = derived
     frame["timestamp_iso"] = pd.to_datetime(frame["timestamp_iso"]).astype("datetime64[us]")
